@@ -1,0 +1,4 @@
+#ifndef EDGEDISTILL_CZEROMQ_SHIM_H
+#define EDGEDISTILL_CZEROMQ_SHIM_H
+#include <zmq.h>
+#endif

@@ -1,0 +1,39 @@
+// Shapes: N elements. The mask is a pure function of (seed, index), so a step replays exactly
+// after a resume and the same seed gives the same mask whatever the thread count.
+
+/// out = inp * mask with mask[i] = 1/(1-p) with probability 1-p, else 0. out may alias inp.
+public func dropoutForward(
+    _ out: UnsafeMutablePointer<Float>,        // (N)
+    _ mask: UnsafeMutablePointer<Float>,       // (N) saved for the backward pass
+    _ inp: UnsafePointer<Float>,               // (N)
+    count: Int, probability: Float, seed: UInt64
+) {
+    let keep = 1 / (1 - probability)
+    // Compare 24 random bits against p * 2^24.
+    let threshold = UInt64(Double(probability) * 16_777_216)
+    for i in 0..<count {
+        let r = splitMix64(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) >> 40
+        let m: Float = r < threshold ? 0 : keep
+        mask[i] = m
+        out[i] = inp[i] * m
+    }
+}
+
+/// dinp = dout * mask. dinp may alias dout.
+public func dropoutBackward(
+    _ dinp: UnsafeMutablePointer<Float>,       // (N)
+    _ dout: UnsafePointer<Float>,              // (N)
+    _ mask: UnsafePointer<Float>,              // (N)
+    count: Int
+) {
+    for i in 0..<count { dinp[i] = dout[i] * mask[i] }
+}
+
+/// A 64-bit mix with full avalanche (SplitMix64's finaliser).
+@inline(__always)
+public func splitMix64(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}

@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+// Shapes: N elements (any layout). The exact erf form, as transformers' "gelu" activation:
+// gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+
+/// out = gelu(inp).
+public func geluForward(
+    _ out: UnsafeMutablePointer<Float>,        // (N)
+    _ inp: UnsafePointer<Float>,               // (N)
+    count: Int
+) {
+    for i in 0..<count {
+        let x = inp[i]
+        out[i] = 0.5 * x * (1 + fastErf(x * 0.70710678118654752))
+    }
+}
+
+/// dinp = dout * gelu'(inp), with gelu'(x) = Phi(x) + x * phi(x). Overwrites dinp (may alias dout).
+public func geluBackward(
+    _ dinp: UnsafeMutablePointer<Float>,       // (N)
+    _ dout: UnsafePointer<Float>,              // (N)
+    _ inp: UnsafePointer<Float>,               // (N)
+    count: Int
+) {
+    for i in 0..<count {
+        let x = inp[i]
+        let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
+        let pdf = fastExp(-0.5 * x * x) * 0.3989422804014327
+        dinp[i] = dout[i] * (cdf + x * pdf)
+    }
+}
+
+extension Reference {
+    /// Float64 reference of `geluForward`.
+    public static func gelu(_ inp: [Double]) -> [Double] {
+        inp.map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
+    }
+}

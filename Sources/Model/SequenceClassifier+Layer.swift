@@ -1,0 +1,89 @@
+import Kernels
+
+// Shapes: N packed tokens, C hidden, F intermediate, NH heads of size HS.
+// Mirrors DistilBERT's TransformerBlock (post-norm):
+//   h1  = sa_layer_norm(out_lin(attention(q_lin x, k_lin x, v_lin x)) + x)
+//   out = output_layer_norm(dropout(lin2(gelu(lin1 h1))) + h1)
+// Attention-probability dropout is inside `attentionForward`.
+
+extension SequenceClassifier {
+    func layerForward(_ l: Int, _ batch: TokenBatch, dropoutSeed: UInt64?) {
+        let a = activations, s = a.layers[l], w = layerView(l, in: parameters)
+        let (n, c, f, nh) = (batch.tokenCount, config.hiddenSize, config.intermediateSize, config.headCount)
+        let (g, t) = (batch.batchSize * nh, batch.layout.sequence)
+        let eps = Float(config.layerNormEpsilon)
+        let x = a.input(ofLayer: l)
+
+        let qkv = s.qkv.reserve(n * 3 * c)
+        linearForward(qkv, x, w.qkvWeight, w.qkvBias, rows: n, inputs: c, outputs: 3 * c)
+        let attentionDropout = dropoutSeed != nil ? Float(config.attentionDropout) : 0
+        let saved = AttentionSaved(
+            q: s.q.reserve(g * t * config.headSize), k: s.k.reserve(g * t * config.headSize),
+            v: s.v.reserve(g * t * config.headSize), probs: s.probs.reserve(g * t * t),
+            dropMask: attentionDropout > 0 ? s.dropMask.reserve(g * t * t) : nil,
+            dropped: attentionDropout > 0 ? s.dropped.reserve(g * t * t) : nil)
+        let context = s.context.reserve(n * c)
+        attentionForward(context, saved, qkv, batch.layout, heads: nh, headSize: config.headSize,
+                         dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1)
+        let r1 = s.residual1.reserve(n * c)
+        linearForward(r1, context, w.outWeight, w.outBias, rows: n, inputs: c, outputs: c)
+        for i in 0..<(n * c) { r1[i] += x[i] }
+        let h1 = s.hidden1.reserve(n * c)
+        layerNormForward(h1, s.mean1.reserve(n), s.rstd1.reserve(n), r1, w.norm1Weight, w.norm1Bias,
+                         rows: n, features: c, epsilon: eps)
+
+        let f1 = s.ffn1.reserve(n * f), act = s.gelu.reserve(n * f)
+        linearForward(f1, h1, w.ffn1Weight, w.ffn1Bias, rows: n, inputs: c, outputs: f)
+        geluForward(act, f1, count: n * f)
+        let r2 = s.residual2.reserve(n * c)
+        linearForward(r2, act, w.ffn2Weight, w.ffn2Bias, rows: n, inputs: f, outputs: c)
+        if let seed = dropoutSeed, config.hiddenDropout > 0 {
+            dropoutForward(r2, s.ffnMask.reserve(n * c), r2, count: n * c,
+                           probability: Float(config.hiddenDropout), seed: seed &+ 2)
+        }
+        for i in 0..<(n * c) { r2[i] += h1[i] }
+        layerNormForward(s.output.reserve(n * c), s.mean2.reserve(n), s.rstd2.reserve(n), r2,
+                         w.norm2Weight, w.norm2Bias, rows: n, features: c, epsilon: eps)
+    }
+
+    /// `dout` (N, C): gradient of this layer's output, consumed. Writes the gradient of the
+    /// layer's input into `dinput` (N, C), which may be the same buffer as `dout`.
+    func layerBackward(_ l: Int, _ batch: TokenBatch, _ dout: UnsafeMutablePointer<Float>,
+                       _ dinput: UnsafeMutablePointer<Float>) {
+        let a = activations, s = a.layers[l]
+        let w = layerView(l, in: parameters), dw = layerView(l, in: gradients)
+        let (n, c, f) = (batch.tokenCount, config.hiddenSize, config.intermediateSize)
+        let x = a.input(ofLayer: l)
+
+        // out = LN2(r2): dr2 is the gradient of both lin2's (dropped-out) output and of h1.
+        let dr2 = a.dResidual.reserve(n * c)
+        layerNormBackward(dr2, dw.norm2Weight, dw.norm2Bias, dout, s.residual2.p, w.norm2Weight,
+                          s.mean2.p, s.rstd2.p, rows: n, features: c)
+        let dh1 = a.dHidden.reserve(n * c)
+        dh1.update(from: dr2, count: n * c)
+        if a.dropout, config.hiddenDropout > 0 { dropoutBackward(dr2, dr2, s.ffnMask.p, count: n * c) }
+        let dffn = a.dFFN.reserve(n * f)
+        linearBackward(dffn, dw.ffn2Weight, dw.ffn2Bias, dr2, s.gelu.p, w.ffn2Weight,
+                       rows: n, inputs: f, outputs: c)
+        geluBackward(dffn, dffn, s.ffn1.p, count: n * f)
+        linearBackward(dh1, dw.ffn1Weight, dw.ffn1Bias, dffn, s.hidden1.p, w.ffn1Weight,
+                       rows: n, inputs: c, outputs: f, accumulate: true)
+
+        // h1 = LN1(r1), r1 = out_lin(context) + x.
+        let dr1 = a.dResidual.p
+        layerNormBackward(dr1, dw.norm1Weight, dw.norm1Bias, dh1, s.residual1.p, w.norm1Weight,
+                          s.mean1.p, s.rstd1.p, rows: n, features: c)
+        let dcontext = a.dContext.reserve(n * c)
+        linearBackward(dcontext, dw.outWeight, dw.outBias, dr1, s.context.p, w.outWeight,
+                       rows: n, inputs: c, outputs: c)
+        let dqkv = a.dQKV.reserve(n * 3 * c)
+        let hs = config.headSize
+        let saved = AttentionSaved(q: s.q.p, k: s.k.p, v: s.v.p, probs: s.probs.p,
+                                   dropMask: a.dropout && config.attentionDropout > 0 ? s.dropMask.p : nil,
+                                   dropped: a.dropout && config.attentionDropout > 0 ? s.dropped.p : nil)
+        attentionBackward(dqkv, dcontext, saved, batch.layout, heads: config.headCount, headSize: hs)
+        if dinput != dr1 { dinput.update(from: dr1, count: n * c) }
+        linearBackward(dinput, dw.qkvWeight, dw.qkvBias, dqkv, x, w.qkvWeight,
+                       rows: n, inputs: c, outputs: 3 * c, accumulate: true)
+    }
+}

@@ -1,0 +1,43 @@
+import Kernels
+
+extension SequenceClassifier {
+    /// Runs the model on a batch and returns the logits (B, K), row-major.
+    ///
+    /// With `dropoutSeed` the pass is a training pass: dropout is on, with masks drawn from the
+    /// seed (so a step can be replayed exactly). Without it, as in evaluation, dropout is off.
+    /// The activations are kept for `backward`.
+    @discardableResult
+    public func forward(_ batch: TokenBatch, dropoutSeed: UInt64? = nil) -> [Float] {
+        activations.batch = batch
+        activations.dropout = dropoutSeed != nil
+        embeddingsForward(batch, dropoutSeed: dropoutSeed.map { splitMix64($0) })
+        for l in 0..<config.layerCount {
+            layerForward(l, batch, dropoutSeed: dropoutSeed.map { splitMix64($0 &+ UInt64(l + 1) &* 0x1000) })
+        }
+        headForward(batch, dropoutSeed: dropoutSeed.map { splitMix64($0 &+ 0xFFFF_0000) })
+        return Array(UnsafeBufferPointer(start: activations.logits.p, count: batch.batchSize * config.labelCount))
+    }
+
+    /// Accumulates (+=) into `gradients` the gradient of a loss whose gradient with respect to the
+    /// logits of the last `forward` is `dlogits` (B, K).
+    public func backward(_ dlogits: [Float]) {
+        guard let batch = activations.batch else {
+            preconditionFailure("backward called before forward")
+        }
+        precondition(dlogits.count == batch.batchSize * config.labelCount, "dlogits must be (B, K)")
+        let dstream = activations.dStream.reserve(batch.tokenCount * config.hiddenSize)
+        dlogits.withUnsafeBufferPointer { headBackward(batch, $0.baseAddress!, dstream) }
+        for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
+            layerBackward(l, batch, dstream, dstream)
+        }
+        embeddingsBackward(batch, dstream)
+    }
+
+    /// Hidden states (N, C) after layer `l` of the last forward pass (l = 0 is the embeddings'
+    /// output, l = layerCount the last layer's), for tests and hidden-state distillation.
+    public func hiddenStates(after l: Int) -> [Float] {
+        guard let batch = activations.batch else { return [] }
+        let pointer = l == 0 ? activations.embedded.p : activations.layers[l - 1].output.p
+        return Array(UnsafeBufferPointer(start: pointer, count: batch.tokenCount * config.hiddenSize))
+    }
+}

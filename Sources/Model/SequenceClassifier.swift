@@ -1,0 +1,87 @@
+import Kernels
+
+/// A DistilBERT/BERT-family sequence classifier: embeddings, L transformer layers, a two-layer head.
+///
+/// Teacher and student are this one type with different configurations. Parameters and their
+/// gradients each live in one contiguous `Arena` with the same `ParameterLayout`.
+public final class SequenceClassifier {
+    /// The activation between the head's two linear layers.
+    public enum HeadActivation: String, Sendable {
+        /// DistilBERT: pre_classifier -> ReLU -> dropout -> classifier.
+        case relu
+        /// BERT: pooler dense -> tanh -> dropout -> classifier (kept to reproduce a BERT checkpoint).
+        case tanh
+    }
+
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let parameters: Arena
+    public let gradients: Arena
+    public var headActivation: HeadActivation
+
+    /// Scratch reused across calls; see `Activations`.
+    let activations: Activations
+    /// Word-embedding rows that received gradient since the last `zeroGradients()`.
+    var touchedRows = Set<Int32>()
+
+    public init(config: ModelConfig, headActivation: HeadActivation = .relu) {
+        self.config = config
+        self.layout = ParameterLayout(config: config)
+        self.parameters = Arena(count: layout.count)
+        self.gradients = Arena(count: layout.count)
+        self.headActivation = headActivation
+        self.activations = Activations(config: config)
+    }
+
+    /// Pointer to a named parameter (names from `ParameterLayout`).
+    public func parameter(_ name: String) -> UnsafeMutablePointer<Float> {
+        parameters[layout.entry(name)]
+    }
+
+    /// Pointer to a named parameter's gradient.
+    public func gradient(_ name: String) -> UnsafeMutablePointer<Float> {
+        gradients[layout.entry(name)]
+    }
+
+    /// Number of parameters (the arena less its alignment padding).
+    public var parameterCount: Int { layout.entries.reduce(0) { $0 + $1.count } }
+
+    /// Sets every gradient to zero, touching only the word-embedding rows that were written.
+    public func zeroGradients() {
+        let words = layout.entry("embeddings.word_embeddings.weight")
+        let c = config.hiddenSize
+        if touchedRows.count * 8 < config.vocabularySize {
+            for row in touchedRows { (gradients.base + words.offset + Int(row) * c).update(repeating: 0, count: c) }
+        } else {
+            (gradients.base + words.offset).update(repeating: 0, count: words.count)
+        }
+        let rest = words.offset + words.count
+        (gradients.base + rest).update(repeating: 0, count: gradients.count - rest)
+        touchedRows.removeAll(keepingCapacity: true)
+    }
+
+    /// The word-embedding rows written by backward passes since the last `zeroGradients()`, sorted.
+    public var touchedEmbeddingRows: [Int32] { touchedRows.sorted() }
+
+    // MARK: - Views
+
+    /// Pointers to one transformer layer's parameters (or gradients).
+    struct LayerView {
+        let qkvWeight, qkvBias, outWeight, outBias: UnsafeMutablePointer<Float>  // (3C, C) (3C) (C, C) (C)
+        let norm1Weight, norm1Bias: UnsafeMutablePointer<Float>                   // (C) (C)
+        let ffn1Weight, ffn1Bias, ffn2Weight, ffn2Bias: UnsafeMutablePointer<Float> // (F, C) (F) (C, F) (C)
+        let norm2Weight, norm2Bias: UnsafeMutablePointer<Float>                   // (C) (C)
+    }
+
+    func layerView(_ l: Int, in arena: Arena) -> LayerView {
+        let p = "transformer.layer.\(l)."
+        func at(_ name: String) -> UnsafeMutablePointer<Float> { arena[layout.entry(p + name)] }
+        return LayerView(
+            qkvWeight: at("attention.q_lin.weight"), qkvBias: at("attention.q_lin.bias"),
+            outWeight: at("attention.out_lin.weight"), outBias: at("attention.out_lin.bias"),
+            norm1Weight: at("sa_layer_norm.weight"), norm1Bias: at("sa_layer_norm.bias"),
+            ffn1Weight: at("ffn.lin1.weight"), ffn1Bias: at("ffn.lin1.bias"),
+            ffn2Weight: at("ffn.lin2.weight"), ffn2Bias: at("ffn.lin2.bias"),
+            norm2Weight: at("output_layer_norm.weight"), norm2Bias: at("output_layer_norm.bias"))
+    }
+}
