@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "Kernels"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Model"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Model", "edgedistill"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Model
+import Training
+
+/// `edgedistill bench train-step`: full classifier training steps (forward, backward, AdamW) on
+/// real sentences, reported beside oneDNN's sgemm throughput at the model's own shapes.
+struct BenchTrainStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-step",
+        abstract: "Time training steps of a classifier on sentences from a TSV file.")
+
+    @Option(help: "A Hugging Face model folder.") var model: String
+    @Option(help: "A GLUE-style TSV file (sentence<TAB>label with a header).") var data: String
+    @Option(name: .customLong("batch-size"), help: "Sentences per step.") var batchSize = 32
+    @Option(help: "Timed steps.") var steps = 20
+    @Option(help: "Untimed warm-up steps.") var warmup = 3
+    @Option(help: "oneDNN threads.") var threads = 2
+    @Option(name: .customLong("max-length"), help: "Tokens per sentence, [CLS] and [SEP] included.") var maxLength = 128
+    @Option(help: "Seed for the batch order and dropout.") var seed: UInt64 = 0
+    @Flag(name: .customLong("dense-adam"), help: "Update every word-embedding row each step (default: only the rows a batch used).")
+    var denseAdam = false
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard batchSize > 0, steps > 0, warmup >= 0, threads > 0, maxLength > 2 else {
+            throw ValidationError("--batch-size, --steps and --threads must be positive, --max-length above 2")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            Threads.set(threads)
+            let loaded = try SequenceClassifier.load(directory: model, seed: seed)
+            let classifier = loaded.model
+            let tokenizer = try BertTokenizer.load(directory: model)
+            let sentences = try LabeledSentences.readTSV(data)
+            if let bad = sentences.labels.firstIndex(where: { $0 < 0 || Int($0) >= classifier.config.labelCount }) {
+                throw ModelError(file: data, "line \(bad + 2): label \(sentences.labels[bad]) outside 0..<\(classifier.config.labelCount) (the model's num_labels)")
+            }
+            let total = warmup + steps
+            var order = Array(0..<sentences.count)
+            var rng = NormalGenerator(seed: seed)
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(i, Int(rng.nextUniform() * Double(i + 1)))
+            }
+            let batches: [(TokenBatch, [Int32])] = (0..<total).map { s in
+                let picked = (0..<batchSize).map { order[(s * batchSize + $0) % order.count] }
+                return (TokenBatch(sequences: picked.map { tokenizer.encode(sentences.texts[$0], maxLength: maxLength) }),
+                        picked.map { sentences.labels[$0] })
+            }
+            let optimizer = AdamW(model: classifier, learningRate: 5e-5, lazyEmbeddings: !denseAdam)
+            let k = classifier.config.labelCount
+            var timed = 0.0, tokens = 0, flops = 0.0, lastLoss: Float = 0
+            for (s, (batch, labels)) in batches.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let logits = classifier.forward(batch, dropoutSeed: seed &+ UInt64(s))
+                var dlogits = [Float](repeating: 0, count: logits.count)
+                lastLoss = dlogits.withUnsafeMutableBufferPointer {
+                    crossEntropy(logits: logits, labels: labels, batch: labels.count, classes: k, gradient: $0.baseAddress)
+                }
+                classifier.zeroGradients()
+                classifier.backward(dlogits)
+                optimizer.update(classifier)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if s >= warmup {
+                    timed += seconds
+                    tokens += batch.tokenCount
+                    flops += trainingFLOPs(classifier.config, batch)
+                }
+                if !json { printError("step \(s + 1)/\(total)\(s < warmup ? " (warm-up)" : ""): loss \(String(format: "%.4f", lastLoss)), \(String(format: "%.1f", seconds * 1000)) ms") }
+            }
+            let meanTokens = max(tokens / steps, 1)
+            let peak = peakGEMMThroughput(config: classifier.config, rows: meanTokens)
+            let achieved = flops / timed / 1e9
+            let result: [String: Any] = [
+                "benchmark": "train-step", "model": model, "batch_size": batchSize, "steps": steps,
+                "threads": threads, "examples_per_s": Double(steps * batchSize) / timed,
+                "tokens_per_s": Double(tokens) / timed, "step_ms": timed / Double(steps) * 1000,
+                "gflops": achieved, "peak_gflops": peak, "peak_fraction": achieved / peak,
+                "mean_tokens_per_batch": meanTokens, "peak_rss_mb": peakRSSMegabytes(),
+                "lazy_embeddings": !denseAdam, "final_loss": Double(lastLoss),
+            ]
+            if json {
+                print(try jsonString(result))
+            } else {
+                for key in result.keys.sorted() { print("\(key): \(result[key]!)") }
+            }
+        }
+    }
+}
+
+/// Useful FLOPs of one training step (forward, then backward at twice the forward): linear layers
+/// on the real tokens, attention per sentence on its own length, and the head. Padding is not work.
+func trainingFLOPs(_ c: ModelConfig, _ batch: TokenBatch) -> Double {
+    let (h, f, k) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.labelCount))
+    let n = Double(batch.tokenCount), b = Double(batch.batchSize)
+    let linear = 2 * n * (4 * h * h + 2 * h * f) * Double(c.layerCount)
+    let attention = batch.layout.lengths.reduce(0.0) { $0 + 4 * Double($1) * Double($1) * h } * Double(c.layerCount)
+    let head = 2 * b * (h * h + h * k)
+    return 3 * (linear + attention + head)
+}
+
+/// oneDNN sgemm GFLOP/s at the model's linear-layer shapes (forward and both backward products)
+/// with `rows` tokens, FLOP-weighted: the machine's limit for this model's work.
+func peakGEMMThroughput(config: ModelConfig, rows: Int) -> Double {
+    let (h, f) = (config.hiddenSize, config.intermediateSize)
+    // (M, N, K, transA, transB) as the model issues them.
+    var shapes: [(Int, Int, Int, Bool, Bool)] = []
+    for (inputs, outputs) in [(h, 3 * h), (h, h), (h, f), (f, h)] {
+        shapes.append((rows, outputs, inputs, false, true))    // forward
+        shapes.append((rows, inputs, outputs, false, false))   // input gradient
+        shapes.append((outputs, inputs, rows, true, false))    // weight gradient
+    }
+    let largest = shapes.map { max($0.0 * $0.2, $0.1 * $0.2, $0.0 * $0.1) }.max() ?? 1
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 3 * largest)
+    defer { buffer.deallocate() }
+    for i in 0..<(3 * largest) { buffer[i] = Float(i % 7) * 0.01 }
+    var totalFLOPs = 0.0, totalSeconds = 0.0
+    for (m, n, k, ta, tb) in shapes {
+        let a = buffer, b = buffer + largest, c = buffer + 2 * largest
+        let run = {
+            gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,
+                 beta: 0, c: c, ldc: n)
+        }
+        for _ in 0..<3 { run() }
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<4 { run() }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 4e9)
+        }
+        totalFLOPs += 2 * Double(m) * Double(n) * Double(k)
+        totalSeconds += best
+    }
+    return totalFLOPs / totalSeconds / 1e9
+}

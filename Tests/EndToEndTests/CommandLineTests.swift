@@ -1,0 +1,184 @@
+import Foundation
+import XCTest
+import Model
+
+/// Runs the real `edgedistill` binary: a short benchmark on a tiny model, and every kind of bad
+/// model or data file, each of which must exit non-zero with one clear line naming the file.
+final class CommandLineTests: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("edgedistill-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    /// The binary SwiftPM built beside this test bundle.
+    func binary() throws -> URL {
+        let beside = Bundle(for: Self.self).bundleURL.deletingLastPathComponent().appendingPathComponent("edgedistill")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        let debug = Self.packageRoot.appendingPathComponent(".build/debug/edgedistill")
+        guard FileManager.default.isExecutableFile(atPath: debug.path) else {
+            XCTFail("edgedistill not built: run `swift build` first")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return debug
+    }
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A copy of the tiny DistilBERT fixture with a 120-token vocabulary so it can tokenize.
+    func tinyModel() throws -> String {
+        let source = Self.packageRoot.appendingPathComponent("Tests/Fixtures/models/distilbert").path
+        let dir = scratch.appendingPathComponent("tiny-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: dir + "/" + name)
+        }
+        var vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        for w in ["the", "a", "film", "movie", "good", "bad", "great", "is", "it", "not", "and", "of", ",", ".", "!"] { vocab.append(w) }
+        for c in "abcdefghijklmnopqrstuvwxyz" { vocab.append(String(c)); vocab.append("##" + String(c)) }
+        while vocab.count < 120 { vocab.append("[unused\(vocab.count)]") }
+        try vocab.joined(separator: "\n").write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    func tinyData(_ rows: [String]) throws -> String {
+        let path = scratch.appendingPathComponent("data-\(UUID().uuidString.prefix(6)).tsv").path
+        try (["sentence\tlabel"] + rows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func assertFails(_ arguments: [String], mentions expected: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try run(arguments)
+        XCTAssertNotEqual(result.status, 0, "expected failure; stdout: \(result.stdout)", file: file, line: line)
+        XCTAssertFalse(result.stderr.contains("Fatal error"), "crashed: \(result.stderr)", file: file, line: line)
+        for text in expected {
+            XCTAssertTrue(result.stderr.contains(text), "stderr lacks '\(text)': \(result.stderr)", file: file, line: line)
+        }
+    }
+
+    // MARK: - Working runs
+
+    func testBenchTrainStepPrintsJSON() throws {
+        let model = try tinyModel()
+        let data = try tinyData(["the film is good .\t0", "a bad movie !\t1", "it is not great\t2", "good and bad\t1"])
+        let result = try run(["bench", "train-step", "--model", model, "--data", data, "--batch-size", "2",
+                              "--steps", "3", "--warmup", "1", "--threads", "1", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        for key in ["examples_per_s", "tokens_per_s", "gflops", "peak_gflops", "peak_rss_mb"] {
+            let value = json?[key] as? Double
+            XCTAssertNotNil(value, "missing \(key) in \(result.stdout)")
+            XCTAssertGreaterThan(value ?? 0, 0, key)
+        }
+        XCTAssertEqual(json?["batch_size"] as? Int, 2)
+    }
+
+    func testInspectDescribesModel() throws {
+        let result = try run(["inspect", "--model", try tinyModel(), "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(json?["layers"] as? Int, 2)
+        XCTAssertEqual(json?["labels"] as? Int, 3)
+        XCTAssertEqual(json?["source_family"] as? String, "distilbert")
+    }
+
+    // MARK: - Bad model folders
+
+    func corrupt(_ body: (String) throws -> Void) throws -> String {
+        let dir = try tinyModel()
+        try body(dir)
+        return dir
+    }
+
+    func testTruncatedSafetensors() throws {
+        let dir = try corrupt { dir in
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/model.safetensors"))
+            try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+        }
+        try assertFails(["inspect", "--model", dir], mentions: ["model.safetensors"])
+    }
+
+    func testTinySafetensors() throws {
+        let dir = try corrupt { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: $0 + "/model.safetensors")) }
+        try assertFails(["inspect", "--model", dir], mentions: ["model.safetensors"])
+    }
+
+    func testBadHeaderJSON() throws {
+        let dir = try corrupt { dir in
+            var bytes = [UInt8](repeating: 0, count: 8)
+            let header = Array("{not json".utf8)
+            bytes[0] = UInt8(header.count)
+            try Data(bytes + header).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+        }
+        try assertFails(["inspect", "--model", dir], mentions: ["model.safetensors", "JSON"])
+    }
+
+    func testUnsupportedDType() throws {
+        let dir = try corrupt { dir in
+            let header = Array(#"{"x":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#.utf8)
+            var bytes = [UInt8](repeating: 0, count: 8)
+            bytes[0] = UInt8(header.count)
+            try Data(bytes + header + [UInt8](repeating: 0, count: 8)).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+        }
+        try assertFails(["inspect", "--model", dir], mentions: ["model.safetensors", "C64"])
+    }
+
+    func testConfigMissingField() throws {
+        let dir = try corrupt { dir in
+            var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as! [String: Any]
+            json.removeValue(forKey: "dim")
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        }
+        try assertFails(["inspect", "--model", dir], mentions: ["config.json", "dim"])
+    }
+
+    func testConfigUnknownModelType() throws {
+        let dir = try corrupt { dir in
+            try Data(#"{"model_type": "gpt2"}"#.utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        }
+        try assertFails(["inspect", "--model", dir], mentions: ["config.json", "gpt2"])
+    }
+
+    func testMissingVocabulary() throws {
+        let dir = try corrupt { try FileManager.default.removeItem(atPath: $0 + "/vocab.txt") }
+        try assertFails(["inspect", "--model", dir], mentions: ["vocab.txt"])
+    }
+
+    func testMissingModelFolder() throws {
+        try assertFails(["inspect", "--model", scratch.appendingPathComponent("nowhere").path], mentions: ["config.json"])
+    }
+
+    // MARK: - Bad data
+
+    func testBadDataRowNamesLine() throws {
+        let data = try tinyData(["a good film\t1", "no label here"])
+        try assertFails(["bench", "train-step", "--model", try tinyModel(), "--data", data, "--steps", "1"],
+                        mentions: [data, "line 3"])
+    }
+
+    func testLabelOutsideModel() throws {
+        let data = try tinyData(["a good film\t7"])
+        try assertFails(["bench", "train-step", "--model", try tinyModel(), "--data", data, "--steps", "1"],
+                        mentions: [data, "label 7"])
+    }
+}
