@@ -28,10 +28,18 @@ public struct AttentionSaved {
     public let probs: UnsafeMutablePointer<Float>     // (G, T, T) softmax output
     public let dropMask: UnsafeMutablePointer<Float>? // (G, T, T) keep/(1-p) or 0; nil without dropout
     public let dropped: UnsafeMutablePointer<Float>?  // (G, T, T) probs * dropMask
+    /// Work space of `scratchCount` floats, not kept between calls (shared by all layers).
+    public let scratch: UnsafeMutablePointer<Float>
     public init(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
                 probs: UnsafeMutablePointer<Float>, dropMask: UnsafeMutablePointer<Float>? = nil,
-                dropped: UnsafeMutablePointer<Float>? = nil) {
+                dropped: UnsafeMutablePointer<Float>? = nil, scratch: UnsafeMutablePointer<Float>) {
         self.q = q; self.k = k; self.v = v; self.probs = probs; self.dropMask = dropMask; self.dropped = dropped
+        self.scratch = scratch
+    }
+
+    /// Floats of work space attention needs for G matrices of sequence T and head size HS.
+    public static func scratchCount(matrices g: Int, sequence t: Int, headSize hs: Int) -> Int {
+        4 * g * t * hs + g * t * t
     }
 }
 
@@ -82,9 +90,8 @@ public func attentionForward(
         dropoutForward(dropped, mask, saved.probs, count: g * t * t, probability: dropout, seed: seed)
         weights = UnsafePointer(dropped)
     }
-    // Context (G, T, HS), written into q's slot of the output order then scattered to packed rows.
-    let context = UnsafeMutablePointer<Float>.allocate(capacity: g * t * hs)
-    defer { context.deallocate() }
+    // Context (G, T, HS), then scattered back to packed rows.
+    let context = saved.scratch                                         // (G, T, HS)
     batchedMatmul(transA: false, transB: false, batch: g, m: t, n: hs, k: t,
                   a: weights, b: saved.v, c: context)
     for s in 0..<b {
@@ -109,8 +116,7 @@ public func attentionBackward(
     let g = b * heads
     let scale = 1 / Float(hs).squareRoot()
     let vectors = g * t * hs, matrices = g * t * t
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * vectors + matrices)
-    defer { scratch.deallocate() }
+    let scratch = saved.scratch
     let dcontext = scratch, dq = scratch + vectors, dk = scratch + 2 * vectors, dv = scratch + 3 * vectors
     let dprobs = scratch + 4 * vectors                                  // (G, T, T)
     for s in 0..<b {

@@ -36,6 +36,7 @@ final class Activations {
     let dStream = Buffer()      // (N, C) gradient flowing down the layer stack
     let dHidden = Buffer(), dResidual = Buffer(), dContext = Buffer()  // (N, C)
     let dQKV = Buffer()          // (N, 3C)
+    let attentionScratch = Buffer() // see AttentionSaved.scratchCount
     let dFFN = Buffer()          // (N, F)
     let dHead = Buffer(), dPre = Buffer(), dPooled = Buffer()  // (B, C)
 

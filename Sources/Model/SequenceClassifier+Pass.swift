@@ -20,16 +20,27 @@ extension SequenceClassifier {
 
     /// Accumulates (+=) into `gradients` the gradient of a loss whose gradient with respect to the
     /// logits of the last `forward` is `dlogits` (B, K).
-    public func backward(_ dlogits: [Float]) {
+    ///
+    /// `hiddenGradients[l]` (N, C), when given, is added to the gradient of the hidden states after
+    /// layer `l` (numbered as in `hiddenStates(after:)`), for losses on intermediate layers.
+    public func backward(_ dlogits: [Float], hiddenGradients: [Int: [Float]] = [:]) {
         guard let batch = activations.batch else {
             preconditionFailure("backward called before forward")
         }
         precondition(dlogits.count == batch.batchSize * config.labelCount, "dlogits must be (B, K)")
         let dstream = activations.dStream.reserve(batch.tokenCount * config.hiddenSize)
         dlogits.withUnsafeBufferPointer { headBackward(batch, $0.baseAddress!, dstream) }
+        let count = batch.tokenCount * config.hiddenSize
+        func inject(_ l: Int) {
+            guard let extra = hiddenGradients[l] else { return }
+            precondition(extra.count == count, "hidden-state gradient must be (N, C)")
+            for i in 0..<count { dstream[i] += extra[i] }
+        }
         for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
+            inject(l + 1)
             layerBackward(l, batch, dstream, dstream)
         }
+        inject(0)
         embeddingsBackward(batch, dstream)
     }
 

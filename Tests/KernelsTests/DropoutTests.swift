@@ -33,6 +33,11 @@ final class DropoutTests: XCTestCase {
         let differing = Double(zip(a.mask, c.mask).filter { ($0 == 0) != ($1 == 0) }.count) / Double(n)
         let expected = 2 * Double(p) * (1 - Double(p))
         XCTAssertEqual(differing, expected, accuracy: 0.01, "seeds 42 and 43: masks differ on \(differing)")
+        // Nor is the next seed's mask a shifted copy (layers use seed, seed + 1, ...).
+        for shift in 1...3 {
+            let shifted = Double(zip(a.mask.dropFirst(shift), c.mask).filter { ($0 == 0) != ($1 == 0) }.count) / Double(n - shift)
+            XCTAssertEqual(shifted, expected, accuracy: 0.01, "seed 43 is seed 42 shifted by \(shift): differ on \(shifted)")
+        }
     }
 
     func testKeptFractionAndScaleOverAMillion() {
