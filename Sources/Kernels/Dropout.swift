@@ -11,11 +11,13 @@ public func dropoutForward(
     let keep = 1 / (1 - probability)
     // Compare 24 random bits against p * 2^24.
     let threshold = UInt64(Double(probability) * 16_777_216)
-    for i in 0..<count {
-        let r = splitMix64(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) >> 40
-        let m: Float = r < threshold ? 0 : keep
-        mask[i] = m
-        out[i] = inp[i] * m
+    parallelFor(count) { range in
+        for i in range {
+            let r = splitMix64(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) >> 40
+            let m: Float = r < threshold ? 0 : keep
+            mask[i] = m
+            out[i] = inp[i] * m
+        }
     }
 }
 

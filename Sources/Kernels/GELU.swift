@@ -13,24 +13,29 @@ public func geluForward(
     _ inp: UnsafePointer<Float>,               // (N)
     count: Int
 ) {
-    for i in 0..<count {
-        let x = inp[i]
-        out[i] = 0.5 * x * (1 + fastErf(x * 0.70710678118654752))
+    parallelFor(count) { range in
+        for i in range {
+            let x = inp[i]
+            out[i] = 0.5 * x * (1 + fastErf(x * 0.70710678118654752))
+        }
     }
 }
 
-/// dinp = dout * gelu'(inp), with gelu'(x) = Phi(x) + x * phi(x). Overwrites dinp (may alias dout).
+/// dinp = dout * gelu'(inp), with gelu'(x) = Phi(x) + x * phi(x). Overwrites dinp (may alias dout,
+/// but then LLVM's overlap check falls back to scalar code: pass a separate buffer on hot paths).
 public func geluBackward(
     _ dinp: UnsafeMutablePointer<Float>,       // (N)
     _ dout: UnsafePointer<Float>,              // (N)
     _ inp: UnsafePointer<Float>,               // (N)
     count: Int
 ) {
-    for i in 0..<count {
-        let x = inp[i]
-        let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
-        let pdf = fastExp(-0.5 * x * x) * 0.3989422804014327
-        dinp[i] = dout[i] * (cdf + x * pdf)
+    parallelFor(count) { range in
+        for i in range {
+            let x = inp[i]
+            let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
+            let pdf = fastExp(-0.5 * x * x) * 0.3989422804014327
+            dinp[i] = dout[i] * (cdf + x * pdf)
+        }
     }
 }
 

@@ -11,7 +11,8 @@ public func layerNormForward(
     rows: Int, features: Int, epsilon: Float
 ) {
     let inv = 1 / Float(features)
-    for r in 0..<rows {
+    parallelFor(rows, minimumPerThread: 16) { rowRange in
+    for r in rowRange {
         let x = inp + r * features
         var s: Float = 0
         for c in 0..<features { s += x[c] }
@@ -23,6 +24,7 @@ public func layerNormForward(
         for c in 0..<features { o[c] = (x[c] - m) * rs * gamma[c] + beta[c] }
         mean[r] = m
         rstd[r] = rs
+    }
     }
 }
 
@@ -39,7 +41,19 @@ public func layerNormBackward(
     rows: Int, features: Int, accumulate: Bool = false
 ) {
     let inv = 1 / Float(features)
-    for r in 0..<rows {
+    // Parameter gradients sum over rows: split the features between threads for those.
+    parallelFor(features, minimumPerThread: 32) { columns in
+        for r in 0..<rows {
+            let x = inp + r * features, d = dout + r * features
+            let m = mean[r], rs = rstd[r]
+            for c in columns {
+                dgamma[c] += d[c] * (x[c] - m) * rs
+                dbeta[c] += d[c]
+            }
+        }
+    }
+    parallelFor(rows, minimumPerThread: 16) { rowRange in
+    for r in rowRange {
         let x = inp + r * features
         let d = dout + r * features
         let m = mean[r], rs = rstd[r]
@@ -50,8 +64,6 @@ public func layerNormBackward(
             let dn = d[c] * gamma[c]
             sumD += dn
             sumDX += dn * xhat
-            dgamma[c] += d[c] * xhat
-            dbeta[c] += d[c]
         }
         sumD *= inv
         sumDX *= inv
@@ -67,6 +79,7 @@ public func layerNormBackward(
                 o[c] = rs * (d[c] * gamma[c] - sumD - xhat * sumDX)
             }
         }
+    }
     }
 }
 

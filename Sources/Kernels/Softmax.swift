@@ -17,7 +17,8 @@ public func maskedSoftmaxForward(
     matrices: Int, heads: Int, sequence: Int
 ) {
     let t = sequence
-    for bh in 0..<matrices {
+    parallelFor(matrices, minimumPerThread: max(1, 2048 / max(t * t, 1))) { range in
+    for bh in range {
         let length = Int(lengths[bh / heads])
         for i in 0..<t {
             let s = scores + (bh * t + i) * t
@@ -39,6 +40,7 @@ public func maskedSoftmaxForward(
             if length < t { (p + length).update(repeating: 0, count: t - length) }
         }
     }
+    }
 }
 
 /// dscores = probs * (dprobs - sum_j dprobs_j probs_j). Overwrites dscores (may alias dprobs).
@@ -50,7 +52,8 @@ public func maskedSoftmaxBackward(
     matrices: Int, heads: Int, sequence: Int
 ) {
     let t = sequence
-    for bh in 0..<matrices {
+    parallelFor(matrices, minimumPerThread: max(1, 2048 / max(t * t, 1))) { range in
+    for bh in range {
         let length = Int(lengths[bh / heads])
         for i in 0..<t {
             let row = (bh * t + i) * t
@@ -64,6 +67,7 @@ public func maskedSoftmaxBackward(
             for j in 0..<length { ds[j] = p[j] * (dp[j] - dot) }
             if length < t { (ds + length).update(repeating: 0, count: t - length) }
         }
+    }
     }
 }
 

@@ -37,7 +37,7 @@ final class Activations {
     let dHidden = Buffer(), dResidual = Buffer(), dContext = Buffer()  // (N, C)
     let dQKV = Buffer()          // (N, 3C)
     let attentionScratch = Buffer() // see AttentionSaved.scratchCount
-    let dFFN = Buffer()          // (N, F)
+    let dGELU = Buffer(), dFFN = Buffer()  // (N, F) gradient of the GELU output, then of its input
     let dHead = Buffer(), dPre = Buffer(), dPooled = Buffer()  // (B, C)
 
     /// The batch the buffers currently describe, and whether dropout ran.

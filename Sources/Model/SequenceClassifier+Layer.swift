@@ -28,7 +28,7 @@ extension SequenceClassifier {
                          dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1)
         let r1 = s.residual1.reserve(n * c)
         linearForward(r1, context, w.outWeight, w.outBias, rows: n, inputs: c, outputs: c)
-        for i in 0..<(n * c) { r1[i] += x[i] }
+        add(r1, x, count: n * c)
         let h1 = s.hidden1.reserve(n * c)
         layerNormForward(h1, s.mean1.reserve(n), s.rstd1.reserve(n), r1, w.norm1Weight, w.norm1Bias,
                          rows: n, features: c, epsilon: eps)
@@ -42,7 +42,7 @@ extension SequenceClassifier {
             dropoutForward(r2, s.ffnMask.reserve(n * c), r2, count: n * c,
                            probability: Float(config.hiddenDropout), seed: seed &+ 2)
         }
-        for i in 0..<(n * c) { r2[i] += h1[i] }
+        add(r2, h1, count: n * c)
         layerNormForward(s.output.reserve(n * c), s.mean2.reserve(n), s.rstd2.reserve(n), r2,
                          w.norm2Weight, w.norm2Bias, rows: n, features: c, epsilon: eps)
     }
@@ -63,10 +63,10 @@ extension SequenceClassifier {
         let dh1 = a.dHidden.reserve(n * c)
         dh1.update(from: dr2, count: n * c)
         if a.dropout, config.hiddenDropout > 0 { dropoutBackward(dr2, dr2, s.ffnMask.p, count: n * c) }
-        let dffn = a.dFFN.reserve(n * f)
-        linearBackward(dffn, dw.ffn2Weight, dw.ffn2Bias, dr2, s.gelu.p, w.ffn2Weight,
+        let dgelu = a.dGELU.reserve(n * f), dffn = a.dFFN.reserve(n * f)
+        linearBackward(dgelu, dw.ffn2Weight, dw.ffn2Bias, dr2, s.gelu.p, w.ffn2Weight,
                        rows: n, inputs: f, outputs: c)
-        geluBackward(dffn, dffn, s.ffn1.p, count: n * f)
+        geluBackward(dffn, dgelu, s.ffn1.p, count: n * f)
         linearBackward(dh1, dw.ffn1Weight, dw.ffn1Bias, dffn, s.hidden1.p, w.ffn1Weight,
                        rows: n, inputs: c, outputs: f, accumulate: true)
 

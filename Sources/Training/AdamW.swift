@@ -1,3 +1,4 @@
+import Kernels
 import Model
 
 /// AdamW over a model's parameter arena, as PyTorch's `torch.optim.AdamW` (decoupled weight decay,
@@ -12,7 +13,7 @@ public final class AdamW {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     public let lazyEmbeddings: Bool
-    public private(set) var step = 0
+    public internal(set) var step = 0
     let m: Arena, v: Arena
 
     public init(model: SequenceClassifier, learningRate: Float = 5e-5, beta1: Float = 0.9, beta2: Float = 0.999,
@@ -47,12 +48,14 @@ public final class AdamW {
         let decay = 1 - lr * weightDecay
         let stepSize = lr / correction1
         let rootCorrection2 = correction2.squareRoot()
-        for i in range {
-            let grad = g[i]
-            let mi = b1 * m[i] + (1 - b1) * grad
-            let vi = b2 * v[i] + (1 - b2) * grad * grad
-            m[i] = mi; v[i] = vi
-            p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps)
+        parallelFor(range.count, minimumPerThread: 16384) { part in
+            for i in (range.lowerBound + part.lowerBound)..<(range.lowerBound + part.upperBound) {
+                let grad = g[i]
+                let mi = b1 * m[i] + (1 - b1) * grad
+                let vi = b2 * v[i] + (1 - b2) * grad * grad
+                m[i] = mi; v[i] = vi
+                p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps)
+            }
         }
     }
 }

@@ -1,0 +1,31 @@
+/// Accuracy, macro-F1 and the confusion matrix of predictions against labels.
+public struct ClassificationMetrics: Sendable, Equatable {
+    public let examples: Int
+    public let accuracy: Double
+    public let macroF1: Double
+    /// confusion[true][predicted]
+    public let confusion: [[Int]]
+
+    public init(predictions: [Int32], labels: [Int32], classes: Int) {
+        precondition(predictions.count == labels.count, "one prediction per label")
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        for (p, l) in zip(predictions, labels) { confusion[Int(l)][Int(p)] += 1 }
+        let correct = (0..<classes).reduce(0) { $0 + confusion[$1][$1] }
+        var f1Sum = 0.0
+        for k in 0..<classes {
+            let tp = Double(confusion[k][k])
+            let predicted = Double((0..<classes).reduce(0) { $0 + confusion[$1][k] })
+            let actual = Double(confusion[k].reduce(0, +))
+            // A class never predicted nor present scores 0, as scikit-learn's zero_division=0.
+            f1Sum += predicted + actual > 0 ? 2 * tp / (predicted + actual) : 0
+        }
+        self.examples = labels.count
+        self.accuracy = labels.isEmpty ? 0 : Double(correct) / Double(labels.count)
+        self.macroF1 = classes > 0 ? f1Sum / Double(classes) : 0
+        self.confusion = confusion
+    }
+
+    public var jsonObject: [String: Any] {
+        ["accuracy": accuracy, "macro_f1": macroF1, "examples": examples, "confusion_matrix": confusion]
+    }
+}

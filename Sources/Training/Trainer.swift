@@ -1,0 +1,234 @@
+import Foundation
+import Kernels
+import Model
+
+/// Options of a training run (fine-tuning a teacher or distilling a student).
+public struct TrainingOptions: Sendable {
+    public var epochs = 3
+    public var batchSize = 16
+    public var learningRate: Float = 5e-5
+    /// Share of the steps spent warming up linearly; with `linearDecay` the rate then falls to 0.
+    public var warmupFraction = 0.0
+    public var linearDecay = false
+    public var weightDecay: Float = 0
+    /// Evaluate on the validation set every this many steps (0: only at the end of each epoch).
+    public var evalEvery = 100
+    /// Write a resumable checkpoint every this many steps (0: never).
+    public var checkpointEvery = 0
+    public var seed: UInt64 = 42
+    public var lengthBucketed = false
+    /// Update only the word-embedding rows a batch used (see `AdamW`).
+    public var lazyEmbeddings = true
+    /// Stop after this many steps in all (quick runs and tests); nil: all epochs.
+    public var maxSteps: Int?
+    /// Weight of the hidden-state MSE term (distillation only); 0 turns it off.
+    public var hiddenWeight: Float = 0
+    public var evalBatchSize = 64
+
+    public init() {}
+}
+
+/// What a run produced.
+public struct TrainingSummary: Sendable {
+    public let steps: Int
+    public let bestAccuracy: Double?
+    public let bestStep: Int?
+    public let lastLoss: Float
+    public let examplesPerSecond: Double
+    public let seconds: Double
+}
+
+/// The training loop shared by fine-tuning and distillation.
+///
+/// Fine-tuning minimises cross-entropy; distillation minimises `DistillationLoss` against a frozen
+/// teacher that runs without dropout, whose logits are cached per example on first use (the
+/// teacher never changes, so from the second epoch on it does not run at all). Every source of
+/// randomness is derived from the seed, the epoch and the step, so a run resumed from a
+/// checkpoint ends with the same weights as one that was never interrupted.
+public final class Trainer {
+    public enum Mode {
+        case fineTune
+        /// `layers[i]`: the teacher layer student layer i was taken from (for hidden-state loss).
+        case distill(teacher: SequenceClassifier, loss: DistillationLoss, layers: [Int])
+    }
+
+    public let model: SequenceClassifier
+    let mode: Mode
+    let train: EncodedDataset
+    let validation: EncodedDataset?
+    public let options: TrainingOptions
+    let optimizer: AdamW
+    let batcher: Batcher
+    let checkpointPath: String?
+    let metrics: MetricsLog?
+    /// Called with the model and its validation metrics whenever they are the best so far.
+    let onBest: (SequenceClassifier, ClassificationMetrics) throws -> Void
+    public let progress: Progress
+    public let logitCache: LogitCache?
+
+    var step = 0
+    /// The batches of the epoch in progress (computing an epoch's order is O(examples)).
+    var epochBatches: (epoch: Int, batches: [[Int]])?
+    var bestAccuracy: Double?
+    var bestStep: Int?
+
+    public init(model: SequenceClassifier, mode: Mode, train: EncodedDataset, validation: EncodedDataset?,
+                options: TrainingOptions, checkpointPath: String? = nil, metrics: MetricsLog? = nil,
+                label: String = "train",
+                onBest: @escaping (SequenceClassifier, ClassificationMetrics) throws -> Void = { _, _ in }) {
+        self.model = model
+        self.mode = mode
+        self.train = train
+        self.validation = validation
+        self.options = options
+        self.optimizer = AdamW(model: model, learningRate: options.learningRate,
+                               weightDecay: options.weightDecay, lazyEmbeddings: options.lazyEmbeddings)
+        self.batcher = Batcher(count: train.sequences.count, batchSize: options.batchSize, seed: options.seed,
+                               lengthBucketed: options.lengthBucketed, lengths: train.sequences.map(\.count))
+        self.checkpointPath = checkpointPath
+        self.metrics = metrics
+        self.onBest = onBest
+        if case .distill(let teacher, _, _) = mode, options.hiddenWeight == 0 {
+            logitCache = LogitCache(count: train.sequences.count, classes: teacher.config.labelCount)
+        } else {
+            logitCache = nil
+        }
+        progress = Progress(label: label, total: min(options.maxSteps ?? Int.max, batcher.batchCount * options.epochs))
+    }
+
+    var stepsPerEpoch: Int { batcher.batchCount }
+
+    func batchIndices(step: Int) -> [Int] {
+        let epoch = step / stepsPerEpoch
+        if epochBatches?.epoch != epoch { epochBatches = (epoch, batcher.batches(epoch: epoch)) }
+        return epochBatches!.batches[step % stepsPerEpoch]
+    }
+    var totalSteps: Int { min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs) }
+
+    var schedule: LearningRateSchedule {
+        let warmup = Int(options.warmupFraction * Double(totalSteps))
+        return options.linearDecay || warmup > 0
+            ? LearningRateSchedule(peak: options.learningRate, warmupSteps: warmup,
+                                   totalSteps: options.linearDecay ? totalSteps : Int.max - 1)
+            : .constant(options.learningRate)
+    }
+
+    /// Trains to the end (or resumes from the checkpoint when `resume` and one exists).
+    public func run(resume: Bool = false) throws -> TrainingSummary {
+        if resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
+            try restore(from: path)
+            progress.note("resumed from \(path) at step \(step)")
+        }
+        let start = Date()
+        var lastLoss: Float = 0, examples = 0, windowStart = Date(), windowExamples = 0, windowTokens = 0
+        let total = totalSteps
+        while step < total {
+            let indices = batchIndices(step: step)
+            let value = trainStep(indices)
+            lastLoss = value.total
+            step += 1
+            examples += indices.count
+            windowExamples += indices.count
+            windowTokens += indices.reduce(0) { $0 + train.sequences[$1].count }
+            if step % 10 == 0 || step == total {
+                let seconds = Date().timeIntervalSince(windowStart)
+                metrics?.append(["kind": "train", "step": step, "epoch": Double(step) / Double(stepsPerEpoch),
+                                 "loss": Double(value.total), "ce": Double(value.crossEntropy), "kl": Double(value.kl),
+                                 "lr": Double(optimizer.learningRate),
+                                 "examples_per_s": Double(windowExamples) / max(seconds, 1e-9),
+                                 "tokens_per_s": Double(windowTokens) / max(seconds, 1e-9)])
+                windowStart = Date(); windowExamples = 0; windowTokens = 0
+            }
+            progress.update(step, status: String(format: "loss %.4f", value.total))
+            let epochEnd = step % stepsPerEpoch == 0
+            if validation != nil, (options.evalEvery > 0 && step % options.evalEvery == 0) || epochEnd || step == total {
+                try evaluateAndKeepBest()
+            }
+            if let path = checkpointPath, options.checkpointEvery > 0, step % options.checkpointEvery == 0 {
+                try saveCheckpoint(to: path)
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        return TrainingSummary(steps: step, bestAccuracy: bestAccuracy, bestStep: bestStep, lastLoss: lastLoss,
+                               examplesPerSecond: Double(examples) / max(seconds, 1e-9), seconds: seconds)
+    }
+
+    /// One update on the examples `indices`.
+    @discardableResult
+    func trainStep(_ indices: [Int]) -> DistillationLoss.Value {
+        let (batch, labels) = batcher.batch(indices, from: train)
+        let k = model.config.labelCount
+        let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(step) &* 0x9E37))
+        var hiddenGradients: [Int: [Float]] = [:]
+        let value: DistillationLoss.Value
+        switch mode {
+        case .fineTune:
+            value = DistillationLoss.crossEntropy(logits: logits, labels: labels, classes: k)
+        case .distill(let teacher, let loss, let layers):
+            let teacherLogits: [Float]
+            if let cache = logitCache, let cached = cache.lookup(indices) {
+                teacherLogits = cached
+            } else {
+                teacherLogits = teacher.forward(batch)
+                logitCache?.store(teacherLogits, for: indices)
+            }
+            value = loss(student: logits, teacher: teacherLogits, labels: labels, classes: k)
+            if options.hiddenWeight > 0 {
+                // MSE between student layer i's output and that of the teacher layer it came from.
+                for (i, t) in layers.enumerated() {
+                    let s = model.hiddenStates(after: i + 1), h = teacher.hiddenStates(after: t + 1)
+                    let scale = 2 * options.hiddenWeight / Float(s.count * layers.count)
+                    hiddenGradients[i + 1] = zip(s, h).map { scale * ($0 - $1) }
+                }
+            }
+        }
+        model.zeroGradients()
+        model.backward(value.gradient, hiddenGradients: hiddenGradients)
+        optimizer.learningRate = schedule.rate(at: step)
+        optimizer.update(model)
+        return value
+    }
+
+    func evaluateAndKeepBest() throws {
+        guard let validation else { return }
+        let result = Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize)
+        var record: [String: Any] = ["kind": "eval", "step": step]
+        for (key, value) in result.metrics.jsonObject { record[key] = value }
+        metrics?.append(record)
+        progress.note(String(format: "step %d: validation accuracy %.4f, macro-F1 %.4f", step,
+                             result.metrics.accuracy, result.metrics.macroF1))
+        if bestAccuracy.map({ result.metrics.accuracy > $0 }) ?? true {
+            bestAccuracy = result.metrics.accuracy
+            bestStep = step
+            try onBest(model, result.metrics)
+        }
+    }
+}
+
+/// Teacher logits per training example, filled the first time each example is seen.
+public final class LogitCache {
+    public let classes: Int
+    var values: [Float]     // (count, K)
+    var filled: [Bool]      // (count)
+
+    public init(count: Int, classes: Int) {
+        self.classes = classes
+        values = [Float](repeating: 0, count: count * classes)
+        filled = [Bool](repeating: false, count: count)
+    }
+
+    /// The logits of these examples, (B, K), when every one is cached.
+    public func lookup(_ indices: [Int]) -> [Float]? {
+        guard indices.allSatisfy({ filled[$0] }) else { return nil }
+        return indices.flatMap { values[($0 * classes)..<(($0 + 1) * classes)] }
+    }
+
+    public func store(_ logits: [Float], for indices: [Int]) {
+        for (row, index) in indices.enumerated() {
+            for k in 0..<classes { values[index * classes + k] = logits[row * classes + k] }
+            filled[index] = true
+        }
+    }
+
+    public var filledCount: Int { filled.reduce(0) { $0 + ($1 ? 1 : 0) } }
+}

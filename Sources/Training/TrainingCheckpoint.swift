@@ -1,0 +1,60 @@
+import Foundation
+import Model
+
+// A resumable checkpoint is one safetensors file, written to a temporary name then renamed: the
+// parameter arena, AdamW's two moment arenas, the teacher-logit cache, and in the metadata the
+// step, the optimizer's step count and the best validation result so far. The data position and
+// every random stream are functions of (seed, epoch, step), so the step is all that is needed.
+
+extension Trainer {
+    func saveCheckpoint(to path: String) throws {
+        var tensors: [SafetensorsWriter.Tensor] = [
+            .float32(name: "parameters", shape: [model.parameters.count], values: Array(model.parameters.buffer)),
+            .float32(name: "adam.m", shape: [optimizer.m.count], values: Array(optimizer.m.buffer)),
+            .float32(name: "adam.v", shape: [optimizer.v.count], values: Array(optimizer.v.buffer)),
+        ]
+        if let cache = logitCache {
+            tensors.append(.float32(name: "logit_cache.values", shape: [cache.values.count], values: cache.values))
+            tensors.append(.float32(name: "logit_cache.filled", shape: [cache.filled.count], values: cache.filled.map { $0 ? 1 : 0 }))
+        }
+        var metadata = ["format": "edgedistill-checkpoint-1", "step": String(step),
+                        "optimizer_step": String(optimizer.step), "seed": String(options.seed),
+                        "batch_size": String(options.batchSize), "examples": String(train.sequences.count)]
+        if let best = bestAccuracy, let at = bestStep {
+            metadata["best_accuracy"] = String(best)
+            metadata["best_step"] = String(at)
+        }
+        try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
+    }
+
+    func restore(from path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        guard file.metadata["format"] == "edgedistill-checkpoint-1" else {
+            throw ModelError(file: path, "not an EdgeDistill training checkpoint (metadata format is \(file.metadata["format"] ?? "missing"))")
+        }
+        for (key, expected) in [("seed", String(options.seed)), ("batch_size", String(options.batchSize)),
+                                ("examples", String(train.sequences.count))] where file.metadata[key] != expected {
+            throw ModelError(file: path, "checkpoint was written with \(key) \(file.metadata[key] ?? "?"), this run has \(expected): resume with the same data and options, or start afresh without --resume")
+        }
+        guard let savedStep = file.metadata["step"].flatMap(Int.init),
+              let optimizerStep = file.metadata["optimizer_step"].flatMap(Int.init) else {
+            throw ModelError(file: path, "checkpoint metadata lacks step counts")
+        }
+        for (name, arena) in [("parameters", model.parameters), ("adam.m", optimizer.m), ("adam.v", optimizer.v)] {
+            guard file.info(name)?.elementCount == arena.count else {
+                throw ModelError(file: path, "tensor '\(name)' does not match this model's \(arena.count) parameters")
+            }
+            try file.floats(name, into: arena.buffer)
+        }
+        if let cache = logitCache, let info = file.info("logit_cache.values"), info.elementCount == cache.values.count {
+            try cache.values.withUnsafeMutableBufferPointer { try file.floats("logit_cache.values", into: $0) }
+            var filled = [Float](repeating: 0, count: cache.filled.count)
+            try filled.withUnsafeMutableBufferPointer { try file.floats("logit_cache.filled", into: $0) }
+            cache.filled = filled.map { $0 != 0 }
+        }
+        step = savedStep
+        optimizer.step = optimizerStep
+        bestAccuracy = file.metadata["best_accuracy"].flatMap(Double.init)
+        bestStep = file.metadata["best_step"].flatMap(Int.init)
+    }
+}
