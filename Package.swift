@@ -37,6 +37,7 @@ let package = Package(
         ], swiftSettings: optimize),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "Kernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Model", "edgedistill"]),
     ],

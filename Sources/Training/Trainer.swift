@@ -114,7 +114,9 @@ public final class Trainer {
     }
 
     /// Trains to the end (or resumes from the checkpoint when `resume` and one exists).
-    public func run(resume: Bool = false) throws -> TrainingSummary {
+    ///
+    /// `until` stops early after that many steps in all, as an interruption would (tests use it).
+    public func run(resume: Bool = false, until: Int? = nil) throws -> TrainingSummary {
         if resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
             try restore(from: path)
             progress.note("resumed from \(path) at step \(step)")
@@ -122,7 +124,7 @@ public final class Trainer {
         let start = Date()
         var lastLoss: Float = 0, examples = 0, windowStart = Date(), windowExamples = 0, windowTokens = 0
         let total = totalSteps
-        while step < total {
+        while step < min(total, until ?? Int.max) {
             let indices = batchIndices(step: step)
             let value = trainStep(indices)
             lastLoss = value.total
@@ -210,6 +212,8 @@ public final class LogitCache {
     public let classes: Int
     var values: [Float]     // (count, K)
     var filled: [Bool]      // (count)
+    /// Batches served from the cache, and batches for which the teacher had to run.
+    public private(set) var hits = 0, misses = 0
 
     public init(count: Int, classes: Int) {
         self.classes = classes
@@ -219,7 +223,8 @@ public final class LogitCache {
 
     /// The logits of these examples, (B, K), when every one is cached.
     public func lookup(_ indices: [Int]) -> [Float]? {
-        guard indices.allSatisfy({ filled[$0] }) else { return nil }
+        guard indices.allSatisfy({ filled[$0] }) else { misses += 1; return nil }
+        hits += 1
         return indices.flatMap { values[($0 * classes)..<(($0 + 1) * classes)] }
     }
 

@@ -1,0 +1,142 @@
+import Foundation
+import XCTest
+import Kernels
+@testable import Model
+@testable import Training
+
+/// The training loop on the tiny fixture models: fine-tuning learns, distillation caches the frozen
+/// teacher's logits (and they equal recomputed ones), and an interrupted run resumed from its
+/// checkpoint ends with exactly the weights of an uninterrupted one.
+final class TrainerTests: XCTestCase {
+    static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/models")
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("edgedistill-trainer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    func load(_ name: String) throws -> SequenceClassifier {
+        try SequenceClassifier.load(directory: Self.models.appendingPathComponent(name).path).model
+    }
+
+    /// Sentences of random tokens; the label says which marker token (10 or 11) they hold, or neither.
+    func syntheticTask(count: Int, seed: UInt64) -> EncodedDataset {
+        var rng = NormalGenerator(seed: seed)
+        var sequences: [[Int32]] = [], labels: [Int32] = []
+        for _ in 0..<count {
+            let length = 3 + Int(rng.nextUniform() * 10)
+            var body = (0..<length).map { _ in Int32(20 + Int(rng.nextUniform() * 100)) }
+            let label = Int32(rng.nextUniform() * 3)
+            if label < 2 { body[Int(rng.nextUniform() * Double(length))] = 10 + label }
+            sequences.append([2] + body + [3])
+            labels.append(label)
+        }
+        return EncodedDataset(sequences: sequences, labels: labels)
+    }
+
+    func testFineTuningLearnsASyntheticTask() throws {
+        let model = try load("distilbert")
+        let train = syntheticTask(count: 384, seed: 1), validation = syntheticTask(count: 96, seed: 2)
+        let before = Evaluator.evaluate(model, on: validation).metrics.accuracy
+        var options = TrainingOptions()
+        options.epochs = 10
+        options.batchSize = 16
+        options.learningRate = 2e-3
+        options.evalEvery = 0
+        options.linearDecay = true
+        options.warmupFraction = 0.1
+        var bestSeen = 0.0
+        let trainer = Trainer(model: model, mode: .fineTune, train: train, validation: validation, options: options,
+                              onBest: { _, metrics in bestSeen = metrics.accuracy })
+        trainer.progress.quiet = true
+        let summary = try trainer.run()
+        let after = Evaluator.evaluate(model, on: validation).metrics.accuracy
+        print("fine-tuning: validation accuracy \(before) -> \(after), best \(bestSeen)")
+        XCTAssertEqual(summary.steps, 10 * 24)
+        XCTAssertGreaterThan(after, 0.8, "chance is 0.33")
+        XCTAssertEqual(summary.bestAccuracy, bestSeen)
+    }
+
+    func testTeacherLogitsAreCachedAndEqualRecomputedOnes() throws {
+        let teacher = try load("teacher")
+        let student = try teacher.student(layers: [0, 2])
+        let train = syntheticTask(count: 100, seed: 3)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.batchSize = 16
+        options.evalEvery = 0
+        let trainer = Trainer(model: student, mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [0, 2]),
+                              train: train, validation: nil, options: options)
+        trainer.progress.quiet = true
+        _ = try trainer.run()
+        let cache = try XCTUnwrap(trainer.logitCache)
+        XCTAssertEqual(cache.filledCount, 100, "every example cached after the first epoch")
+        XCTAssertEqual(cache.misses, 7, "the teacher ran once per batch of the first epoch only")
+        XCTAssertEqual(cache.hits, 7, "the second epoch used the cache alone")
+        // Recompute every first-epoch batch as it was run: bit-for-bit the cached logits.
+        for indices in trainer.batcher.batches(epoch: 0) {
+            let (batch, _) = trainer.batcher.batch(indices, from: train)
+            XCTAssertEqual(teacher.forward(batch), cache.lookup(indices))
+        }
+        // And one sentence alone agrees to rounding (GEMM blocking depends on the batch).
+        let alone = teacher.forward(TokenBatch(sequences: [train.sequences[5]]))
+        let cached = try XCTUnwrap(cache.lookup([5]))
+        for (a, b) in zip(alone, cached) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+    }
+
+    func testResumedRunEndsWithTheSameWeights() throws {
+        let train = syntheticTask(count: 120, seed: 4), validation = syntheticTask(count: 40, seed: 5)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.batchSize = 16
+        options.evalEvery = 5
+        options.checkpointEvery = 5
+        options.linearDecay = true
+        options.warmupFraction = 0.2
+        options.learningRate = 1e-3
+        func trainer(_ checkpoint: String) throws -> Trainer {
+            let teacher = try load("teacher")
+            let t = Trainer(model: try teacher.student(layers: [1, 2]),
+                            mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [1, 2]),
+                            train: train, validation: validation, options: options, checkpointPath: checkpoint)
+            t.progress.quiet = true
+            return t
+        }
+        let straight = try trainer(scratch.appendingPathComponent("a.ckpt").path)
+        _ = try straight.run()
+
+        let path = scratch.appendingPathComponent("b.ckpt").path
+        let interrupted = try trainer(path)
+        _ = try interrupted.run(until: 12)             // "killed" after step 12; last checkpoint at 10
+        XCTAssertNotEqual(interrupted.model.parameters.checksum(), straight.model.parameters.checksum())
+        let resumed = try trainer(path)
+        let summary = try resumed.run(resume: true)
+        XCTAssertEqual(summary.steps, 16)
+        XCTAssertEqual(resumed.model.parameters.checksum(), straight.model.parameters.checksum(),
+                       "resumed weights differ from the uninterrupted run")
+        XCTAssertEqual(resumed.bestAccuracy, straight.bestAccuracy)
+    }
+
+    func testResumeRefusesACheckpointOfAnotherRun() throws {
+        let train = syntheticTask(count: 40, seed: 6)
+        var options = TrainingOptions()
+        options.batchSize = 8
+        options.checkpointEvery = 2
+        let path = scratch.appendingPathComponent("c.ckpt").path
+        let first = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: nil,
+                            options: options, checkpointPath: path)
+        first.progress.quiet = true
+        _ = try first.run(until: 2)
+        options.seed = 7
+        let other = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: nil,
+                            options: options, checkpointPath: path)
+        XCTAssertThrowsError(try other.run(resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("seed"), "\(error)")
+            XCTAssertTrue("\(error)".contains(path), "\(error)")
+        }
+    }
+}
