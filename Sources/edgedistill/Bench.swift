@@ -4,5 +4,39 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput against the machine's oneDNN GEMM peak.",
-        subcommands: [BenchTrainStep.self])
+        subcommands: [BenchTrainStep.self, BenchDistillStep.self])
+}
+
+import Foundation
+import Model
+import Training
+
+/// `count` batches of real sentences from `data`, in a seeded shuffled order, tokenized by the
+/// model's tokenizer (tokenization is outside every timer).
+func benchBatches(model: String, data: String, labelCount: Int, batchSize: Int, count: Int,
+                  maxLength: Int, seed: UInt64) throws -> [(TokenBatch, [Int32])] {
+    let tokenizer = try BertTokenizer.load(directory: model)
+    let sentences = try Dataset.load(data)
+    if sentences.labelNames.count > labelCount {
+        throw ModelError(file: data, "the data has \(sentences.labelNames.count) labels but the model's head has \(labelCount) (num_labels)")
+    }
+    var order = Array(0..<sentences.texts.count)
+    var rng = NormalGenerator(seed: seed)
+    for i in stride(from: order.count - 1, to: 0, by: -1) {
+        order.swapAt(i, Int(rng.nextUniform() * Double(i + 1)))
+    }
+    return (0..<count).map { s in
+        let picked = (0..<batchSize).map { order[(s * batchSize + $0) % order.count] }
+        return (TokenBatch(sequences: picked.map { tokenizer.encode(sentences.texts[$0], maxLength: maxLength) }),
+                picked.map { sentences.labels[$0] })
+    }
+}
+
+/// Prints a benchmark result as one JSON object, or as `key: value` lines.
+func printResult(_ result: [String: Any], json: Bool) throws {
+    if json {
+        print(try jsonString(result))
+    } else {
+        for key in result.keys.sorted() { print("\(key): \(result[key]!)") }
+    }
 }

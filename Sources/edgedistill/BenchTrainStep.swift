@@ -34,22 +34,9 @@ struct BenchTrainStep: ParsableCommand {
             Threads.set(threads)
             let loaded = try SequenceClassifier.load(directory: model, seed: seed)
             let classifier = loaded.model
-            let tokenizer = try BertTokenizer.load(directory: model)
-            let sentences = try LabeledSentences.readTSV(data)
-            if let bad = sentences.labels.firstIndex(where: { $0 < 0 || Int($0) >= classifier.config.labelCount }) {
-                throw ModelError(file: data, "line \(bad + 2): label \(sentences.labels[bad]) outside 0..<\(classifier.config.labelCount) (the model's num_labels)")
-            }
             let total = warmup + steps
-            var order = Array(0..<sentences.count)
-            var rng = NormalGenerator(seed: seed)
-            for i in stride(from: order.count - 1, to: 0, by: -1) {
-                order.swapAt(i, Int(rng.nextUniform() * Double(i + 1)))
-            }
-            let batches: [(TokenBatch, [Int32])] = (0..<total).map { s in
-                let picked = (0..<batchSize).map { order[(s * batchSize + $0) % order.count] }
-                return (TokenBatch(sequences: picked.map { tokenizer.encode(sentences.texts[$0], maxLength: maxLength) }),
-                        picked.map { sentences.labels[$0] })
-            }
+            let batches = try benchBatches(model: model, data: data, labelCount: classifier.config.labelCount,
+                                           batchSize: batchSize, count: total, maxLength: maxLength, seed: seed)
             let optimizer = AdamW(model: classifier, learningRate: 5e-5, lazyEmbeddings: !denseAdam)
             let k = classifier.config.labelCount
             var timed = 0.0, tokens = 0, flops = 0.0, lastLoss: Float = 0
@@ -82,11 +69,7 @@ struct BenchTrainStep: ParsableCommand {
                 "mean_tokens_per_batch": meanTokens, "peak_rss_mb": peakRSSMegabytes(),
                 "lazy_embeddings": !denseAdam, "final_loss": Double(lastLoss),
             ]
-            if json {
-                print(try jsonString(result))
-            } else {
-                for key in result.keys.sorted() { print("\(key): \(result[key]!)") }
-            }
+            try printResult(result, json: json)
         }
     }
 }

@@ -18,7 +18,10 @@ extension SequenceClassifier {
     /// A BERT encoder is converted to the DistilBERT layout (token_type_embeddings[0] folded into
     /// the position table, keys renamed). A checkpoint with no classification head gets one
     /// initialised as transformers does (normal, std `initializerRange`, zero bias) from `seed`.
-    public static func load(directory: String, seed: UInt64 = 42) throws -> LoadedCheckpoint {
+    ///
+    /// `labelNames`, when given, is the label map of the data the model will see: a fresh head gets
+    /// that many outputs (and the names), and a trained head must have as many.
+    public static func load(directory: String, seed: UInt64 = 42, labelNames: [String]? = nil) throws -> LoadedCheckpoint {
         let config = try ModelConfig.load(directory: directory)
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: path) else {
@@ -26,10 +29,11 @@ extension SequenceClassifier {
                 ? " (found pytorch_model.bin: convert it with transformers' save_pretrained(safe_serialization=True))" : ""
             throw ModelError(file: path, "missing model.safetensors\(hint)")
         }
-        return try load(config: config, file: SafetensorsFile(path: path), seed: seed)
+        return try load(config: config, file: SafetensorsFile(path: path), seed: seed, labelNames: labelNames)
     }
 
-    static func load(config: ModelConfig, file: SafetensorsFile, seed: UInt64) throws -> LoadedCheckpoint {
+    static func load(config: ModelConfig, file: SafetensorsFile, seed: UInt64, labelNames: [String]? = nil) throws -> LoadedCheckpoint {
+        var config = config
         var byInternal: [String: String] = [:]   // internal name -> checkpoint key
         var unused: [String] = []
         var stripped: [String: String] = [:]     // stripped key -> original key
@@ -38,6 +42,14 @@ extension SequenceClassifier {
             throw ModelError(file: file.path, "unknown architecture: no DistilBERT (transformer.layer.0.attention.q_lin.weight) or BERT (encoder.layer.0.attention.self.query.weight) keys; EdgeDistill loads DistilBertForSequenceClassification, DistilBertModel, BertModel and BertForSequenceClassification checkpoints")
         }
         let hasHead = stripped["classifier.weight"] != nil
+        if let names = labelNames {
+            if hasHead, let rows = stripped["classifier.weight"].flatMap({ file.info($0)?.shape.first }), rows != names.count {
+                throw ModelError(file: file.path, "the classification head has \(rows) labels but the data has \(names.count) (\(names.joined(separator: ", "))): fine-tune a fresh head from the encoder, or use data with the model's labels")
+            }
+            config.labelCount = names.count
+            // A trained head keeps the names it was trained with; a fresh one takes the data's.
+            if !hasHead { config.id2label = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.offset, $0.element) }) }
+        }
         let known = Set(ParameterLayout(config: config).entries.map(\.name))
         for (key, original) in stripped {
             let name: String?

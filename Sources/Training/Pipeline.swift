@@ -1,0 +1,187 @@
+import Foundation
+import Kernels
+import Model
+
+/// The single-node job: fine-tune the teacher when it needs it, distil a student from its layers,
+/// evaluate both on every evaluation file, and write the run folder.
+///
+/// Run folder: `teacher/` and `student/` (Hugging Face folders), `metrics.jsonl`,
+/// `run_config.json` (the resolved configuration), `report.json`, `checkpoints/` (resumable state)
+/// and `state.json` (which phases are finished, for `--resume`).
+public final class Pipeline {
+    public let config: PipelineConfig
+    let log: (String) -> Void
+
+    public init(config: PipelineConfig, log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.config = config
+        self.log = log
+    }
+
+    var out: String { config.out }
+    func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
+
+    /// The stages of a run; `edgedistill finetune` and `distill` run one, `run` all three.
+    public enum Stage: Sendable { case fineTune, distill, evaluate }
+
+    @discardableResult
+    public func run(resume: Bool = false, stages: Set<Stage> = [.fineTune, .distill, .evaluate]) throws -> [String: Any] {
+        let problems = try config.validate()
+        guard problems.isEmpty else { throw ModelError(file: nil, "invalid configuration: " + problems.joined(separator: "; ")) }
+        Threads.set(config.threads)
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: path("checkpoints"), withIntermediateDirectories: true)
+        try writeJSON(try configJSON(), to: path("run_config.json"))
+        if !resume {
+            try? fm.removeItem(atPath: path("metrics.jsonl"))
+            try? fm.removeItem(atPath: path("state.json"))
+            for name in ["teacher.ckpt", "student.ckpt"] { try? fm.removeItem(atPath: path("checkpoints/" + name)) }
+        }
+        var state = (try? readJSON(path("state.json"))) ?? [:]
+        let metrics = try MetricsLog(path: path("metrics.jsonl"))
+        let started = Date()
+
+        // Data: the teacher's own labels when its head is trained, else the training file's.
+        let probe = try SequenceClassifier.load(directory: config.teacher, seed: config.seed)
+        var options = DatasetOptions(textColumn: config.textColumn, labelColumn: config.labelColumn,
+                                     skipBadRows: config.skipBadRows)
+        if !probe.initializedHead { options.labelNames = probe.model.config.labelNames }
+        var train = try Dataset.load(config.train, options: options)
+        options.labelNames = train.labelNames
+        let tokenizer = try BertTokenizer.load(directory: config.teacher)
+        if train.skippedRows > 0 { log("\(config.train): skipped \(train.skippedRows) bad rows") }
+        if let limit = config.maxTrainExamples, limit < train.texts.count {
+            let (sample, _) = try train.split(heldOutFraction: 1 - Double(limit) / Double(train.texts.count), seed: config.seed)
+            train = sample
+        }
+        let validation: Dataset
+        if let file = config.validation {
+            validation = try Dataset.load(file, options: options)
+        } else {
+            (train, validation) = try train.split(heldOutFraction: config.heldOut, seed: config.seed)
+        }
+        let evalSets = try config.eval.map { try Dataset.load($0, options: options) }
+        let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: self.config.maxLength) }
+        let trainData = encode(train), validationData = encode(validation)
+        log("data: \(trainData.count) training, \(validationData.count) validation examples, labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(config.maxLength) tokens")
+
+        // Teacher.
+        var teacher = try SequenceClassifier.load(directory: config.teacher, seed: config.seed,
+                                                  labelNames: train.labelNames).model
+        let needsTraining = stages.contains(.fineTune)
+            && (config.finetune.mode == "always" || (config.finetune.mode == "auto" && probe.initializedHead))
+        if !stages.contains(.fineTune) && probe.initializedHead {
+            throw ModelError(file: config.teacher, "the teacher has no trained classification head: fine-tune it first (edgedistill finetune, or edgedistill run)")
+        }
+        var teacherSeconds = 0.0
+        if state["teacher_done"] as? Bool == true, fm.fileExists(atPath: path("teacher/model.safetensors")) {
+            teacher = try SequenceClassifier.load(directory: path("teacher")).model
+            log("teacher: already fine-tuned in \(path("teacher"))")
+        } else if needsTraining {
+            var o = TrainingOptions()
+            o.epochs = config.finetune.epochs
+            o.batchSize = config.finetune.batchSize
+            o.learningRate = Float(config.finetune.learningRate)
+            o.warmupFraction = config.finetune.warmup
+            o.linearDecay = true
+            o.weightDecay = Float(config.finetune.weightDecay)
+            o.evalEvery = config.finetune.evalEvery
+            o.checkpointEvery = config.checkpointEvery
+            o.seed = config.seed
+            o.lengthBucketed = config.lengthBucketed
+            log("teacher: fine-tuning \(config.teacher) (\(config.finetune.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate))")
+            let trainer = Trainer(model: teacher, mode: .fineTune, train: trainData, validation: validationData,
+                                  options: o, checkpointPath: path("checkpoints/teacher.ckpt"), metrics: metrics,
+                                  label: "teacher") { [self] model, _ in
+                try model.saveFolder(path("teacher"), vocabularyFrom: config.teacher)
+            }
+            let summary = try trainer.run(resume: resume)
+            teacherSeconds = summary.seconds
+            teacher = try SequenceClassifier.load(directory: path("teacher")).model
+            log(String(format: "teacher: best validation accuracy %.4f at step %d", summary.bestAccuracy ?? 0, summary.bestStep ?? 0))
+        } else {
+            try teacher.saveFolder(path("teacher"), vocabularyFrom: config.teacher)
+        }
+        state["teacher_done"] = true
+        try writeJSON(state, to: path("state.json"))
+        guard stages.contains(.distill) else {
+            let t = Evaluator.evaluate(teacher, on: validationData).metrics
+            let report: [String: Any] = ["teacher": ["path": path("teacher"), "parameters": teacher.parameterCount,
+                                                     "fine_tune_seconds": teacherSeconds],
+                                         "validation": t.jsonObject]
+            try writeJSON(report, to: path("report.json"))
+            return report
+        }
+
+        // Student from the teacher's layers.
+        let layers = config.distill.layers
+            ?? SequenceClassifier.evenlySpacedLayers(config.distill.studentLayers, of: teacher.config.layerCount)
+        let student = try teacher.student(layers: layers)
+        var o = TrainingOptions()
+        o.epochs = config.distill.epochs
+        o.batchSize = config.distill.batchSize
+        o.learningRate = Float(config.distill.learningRate)
+        o.evalEvery = config.distill.evalEvery
+        o.checkpointEvery = config.checkpointEvery
+        o.seed = config.seed &+ 1
+        o.lengthBucketed = config.lengthBucketed
+        o.hiddenWeight = Float(config.distill.hiddenWeight)
+        log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), T \(config.distill.temperature), alpha \(config.distill.alpha))")
+        let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
+        let distiller = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
+                                train: trainData, validation: validationData, options: o,
+                                checkpointPath: path("checkpoints/student.ckpt"), metrics: metrics,
+                                label: "student") { [self] model, _ in
+            try model.saveFolder(path("student"), vocabularyFrom: config.teacher)
+        }
+        let distilled = try distiller.run(resume: resume)
+        let best = try SequenceClassifier.load(directory: path("student")).model
+        state["student_done"] = true
+        try writeJSON(state, to: path("state.json"))
+
+        // Evaluation of both on every file.
+        var evaluations: [[String: Any]] = []
+        for (file, data) in zip(config.eval, evalSets) where stages.contains(.evaluate) {
+            let encoded = encode(data)
+            let t = Evaluator.evaluate(teacher, on: encoded).metrics
+            let s = Evaluator.evaluate(best, on: encoded).metrics
+            evaluations.append(["file": file, "examples": encoded.count, "teacher": t.jsonObject, "student": s.jsonObject,
+                                "accuracy_retention": t.accuracy > 0 ? s.accuracy / t.accuracy : 0])
+            log(String(format: "%@: teacher accuracy %.4f, student %.4f (%.1f%% retained)", file, t.accuracy, s.accuracy,
+                       100 * (t.accuracy > 0 ? s.accuracy / t.accuracy : 0)))
+        }
+        let report: [String: Any] = [
+            "teacher": ["path": path("teacher"), "parameters": teacher.parameterCount, "layers": teacher.config.layerCount,
+                        "size_bytes": diskSize(path("teacher/model.safetensors")), "fine_tuned": needsTraining,
+                        "fine_tune_seconds": teacherSeconds],
+            "student": ["path": path("student"), "parameters": best.parameterCount, "layers": layers,
+                        "size_bytes": diskSize(path("student/model.safetensors")),
+                        "distill_seconds": distilled.seconds, "examples_per_s": distilled.examplesPerSecond,
+                        "best_validation_accuracy": distilled.bestAccuracy ?? 0],
+            "evaluations": evaluations, "labels": train.labelNames,
+            "training_examples": trainData.count, "validation_examples": validationData.count,
+            "seconds": Date().timeIntervalSince(started),
+        ]
+        try writeJSON(report, to: path("report.json"))
+        return report
+    }
+
+    func configJSON() throws -> [String: Any] {
+        let data = try JSONEncoder().encode(config)
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+}
+
+/// Writes JSON atomically (temporary file, then rename).
+public func writeJSON(_ object: Any, to path: String) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    do {
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw ModelError(file: path, "cannot write: \(error.localizedDescription)")
+    }
+}
+
+func readJSON(_ path: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+}

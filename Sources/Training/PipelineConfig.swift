@@ -1,0 +1,138 @@
+/// Everything `edgedistill run` needs, as read from a YAML file and overridden by flags.
+/// Keys are snake_case in the file; every key is optional and has the default shown here.
+public struct PipelineConfig: Codable, Sendable, Equatable {
+    public struct FineTune: Codable, Sendable, Equatable {
+        /// `auto`: fine-tune only when the teacher has no trained classification head.
+        public var mode = "auto"
+        public var epochs = 1
+        public var batchSize = 32
+        public var learningRate = 5e-5
+        public var warmup = 0.1
+        public var weightDecay = 0.01
+        public var evalEvery = 500
+        public init() {}
+    }
+
+    public struct Distill: Codable, Sendable, Equatable {
+        public var epochs = 3
+        public var batchSize = 16
+        public var learningRate = 5e-5
+        public var temperature = 2.0
+        public var alpha = 0.5
+        /// Number of student layers, taken evenly spaced from the teacher unless `layers` is set.
+        public var studentLayers = 2
+        public var layers: [Int]?
+        /// Weight of the hidden-state MSE between student layers and the teacher layers they came from.
+        public var hiddenWeight = 0.0
+        public var evalEvery = 100
+        public init() {}
+    }
+
+    public var teacher = "models/all-MiniLM-L6-v2"
+    public var train = "../shared/data/sst2/train.tsv"
+    public var eval: [String] = ["../shared/data/sst2/dev.tsv"]
+    /// A validation file for choosing the best checkpoint; without one, `heldOut` of train is used.
+    public var validation: String?
+    public var heldOut = 0.05
+    public var out = "runs/latest"
+    public var textColumn: String?
+    public var labelColumn: String?
+    public var skipBadRows = false
+    public var maxLength = 128
+    public var seed: UInt64 = 42
+    public var threads = 2
+    public var lengthBucketed = true
+    /// Use only this many training examples (a seeded sample): quick runs.
+    public var maxTrainExamples: Int?
+    public var checkpointEvery = 500
+    public var finetune = FineTune()
+    public var distill = Distill()
+
+    public init() {}
+}
+
+// Decoding with every key optional: a missing key keeps its default.
+extension PipelineConfig.FineTune {
+    enum CodingKeys: String, CodingKey {
+        case mode, epochs, batchSize = "batch_size", learningRate = "learning_rate", warmup
+        case weightDecay = "weight_decay", evalEvery = "eval_every"
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        mode = try c.decodeIfPresent(String.self, forKey: .mode) ?? mode
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? learningRate
+        warmup = try c.decodeIfPresent(Double.self, forKey: .warmup) ?? warmup
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
+    }
+}
+
+extension PipelineConfig.Distill {
+    enum CodingKeys: String, CodingKey {
+        case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
+        case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? learningRate
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? temperature
+        alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? alpha
+        studentLayers = try c.decodeIfPresent(Int.self, forKey: .studentLayers) ?? studentLayers
+        layers = try c.decodeIfPresent([Int].self, forKey: .layers) ?? layers
+        hiddenWeight = try c.decodeIfPresent(Double.self, forKey: .hiddenWeight) ?? hiddenWeight
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
+    }
+}
+
+extension PipelineConfig {
+    enum CodingKeys: String, CodingKey {
+        case teacher, train, eval, validation, heldOut = "held_out", out, textColumn = "text_column"
+        case labelColumn = "label_column", skipBadRows = "skip_bad_rows", maxLength = "max_length", seed, threads
+        case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
+        case checkpointEvery = "checkpoint_every", finetune, distill
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        teacher = try c.decodeIfPresent(String.self, forKey: .teacher) ?? teacher
+        train = try c.decodeIfPresent(String.self, forKey: .train) ?? train
+        eval = try c.decodeIfPresent([String].self, forKey: .eval) ?? eval
+        validation = try c.decodeIfPresent(String.self, forKey: .validation) ?? validation
+        heldOut = try c.decodeIfPresent(Double.self, forKey: .heldOut) ?? heldOut
+        out = try c.decodeIfPresent(String.self, forKey: .out) ?? out
+        textColumn = try c.decodeIfPresent(String.self, forKey: .textColumn) ?? textColumn
+        labelColumn = try c.decodeIfPresent(String.self, forKey: .labelColumn) ?? labelColumn
+        skipBadRows = try c.decodeIfPresent(Bool.self, forKey: .skipBadRows) ?? skipBadRows
+        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? maxLength
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? threads
+        lengthBucketed = try c.decodeIfPresent(Bool.self, forKey: .lengthBucketed) ?? lengthBucketed
+        maxTrainExamples = try c.decodeIfPresent(Int.self, forKey: .maxTrainExamples) ?? maxTrainExamples
+        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
+        finetune = try c.decodeIfPresent(FineTune.self, forKey: .finetune) ?? finetune
+        distill = try c.decodeIfPresent(Distill.self, forKey: .distill) ?? distill
+    }
+
+    /// Checks values a run would otherwise trip over late; the message names the key.
+    public func validate() throws -> [String] {
+        var problems: [String] = []
+        if maxLength < 3 || maxLength > 512 { problems.append("max_length must be in 3...512, got \(maxLength)") }
+        if !(heldOut > 0 && heldOut < 1) && validation == nil { problems.append("held_out must be in (0, 1), got \(heldOut)") }
+        if !["auto", "always", "never"].contains(finetune.mode) { problems.append("finetune.mode must be auto, always or never, got '\(finetune.mode)'") }
+        for (key, value) in [("finetune.epochs", finetune.epochs), ("finetune.batch_size", finetune.batchSize),
+                             ("distill.epochs", distill.epochs), ("distill.batch_size", distill.batchSize),
+                             ("distill.student_layers", distill.studentLayers), ("threads", threads)] where value < 1 {
+            problems.append("\(key) must be at least 1, got \(value)")
+        }
+        if !(distill.alpha >= 0 && distill.alpha <= 1) { problems.append("distill.alpha must be in [0, 1], got \(distill.alpha)") }
+        if !(distill.temperature > 0) { problems.append("distill.temperature must be positive, got \(distill.temperature)") }
+        if eval.isEmpty { problems.append("eval needs at least one file") }
+        return problems
+    }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import Training
+import Yams
+
+/// Options shared by `run`, `finetune` and `distill`: a YAML config file and the overrides.
+struct PipelineOptions: ParsableArguments {
+    @Option(help: "A YAML configuration file (see configs/). Flags override its values.") var config: String?
+    @Option(help: "Profile: quick (a subset, about 10 minutes on 2 cores) or full (all data, 3 distillation epochs).")
+    var profile: Profile?
+    @Option(help: "The teacher: a Hugging Face model folder.") var teacher: String?
+    @Option(help: "Training data (TSV with header, CSV or JSONL).") var train: String?
+    @Option(help: "An evaluation file (repeatable).") var eval: [String] = []
+    @Option(help: "A validation file for choosing the best checkpoint (default: a held-out share of train).")
+    var validation: String?
+    @Option(help: "The run folder.") var out: String?
+    @Option(help: "Distillation epochs.") var epochs: Int?
+    @Option(name: .customLong("finetune-epochs"), help: "Teacher fine-tuning epochs.") var finetuneEpochs: Int?
+    @Option(name: .customLong("student-layers"), help: "Student layers, taken evenly spaced from the teacher.") var studentLayers: Int?
+    @Option(help: "Exact teacher layers for the student, e.g. 0,3.") var layers: String?
+    @Option(help: "Seed for data order, initialisation and dropout.") var seed: UInt64?
+    @Option(help: "oneDNN threads.") var threads: Int?
+    @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
+    var maxTrainExamples: Int?
+    @Option(name: .customLong("text-column")) var textColumn: String?
+    @Option(name: .customLong("label-column")) var labelColumn: String?
+    @Flag(name: .customLong("skip-bad-rows"), help: "Skip and count malformed rows instead of stopping.") var skipBadRows = false
+    @Flag(help: "Continue an interrupted run from its checkpoints.") var resume = false
+
+    enum Profile: String, ExpressibleByArgument, CaseIterable {
+        case quick, full
+    }
+
+    /// The configuration: defaults, then the profile, then the file, then the flags.
+    func resolve() throws -> PipelineConfig {
+        var c = PipelineConfig()
+        if let path = config {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read the configuration file \(path)")
+            }
+            do {
+                c = try YAMLDecoder().decode(PipelineConfig.self, from: text.isEmpty ? "{}" : text)
+            } catch {
+                throw ValidationError("\(path): not a valid configuration: \(error)")
+            }
+        }
+        switch profile {
+        case .quick?:
+            c.maxTrainExamples = c.maxTrainExamples ?? 10000
+            c.finetune.epochs = 1
+            c.distill.epochs = 1
+            c.distill.evalEvery = 100
+        case .full?:
+            c.maxTrainExamples = nil
+            c.distill.epochs = 3
+        case nil: break
+        }
+        if let teacher { c.teacher = teacher }
+        if let train { c.train = train }
+        if !eval.isEmpty { c.eval = eval }
+        if let validation { c.validation = validation }
+        if let out { c.out = out }
+        if let epochs { c.distill.epochs = epochs }
+        if let finetuneEpochs { c.finetune.epochs = finetuneEpochs }
+        if let studentLayers { c.distill.studentLayers = studentLayers }
+        if let layers {
+            let parsed = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--layers must be comma-separated layer numbers, e.g. 0,3")
+            }
+            c.distill.layers = parsed.compactMap { $0 }
+        }
+        if let seed { c.seed = seed }
+        if let threads { c.threads = threads }
+        if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }
+        if let textColumn { c.textColumn = textColumn }
+        if let labelColumn { c.labelColumn = labelColumn }
+        if skipBadRows { c.skipBadRows = true }
+        return c
+    }
+}
+
+/// `edgedistill run`: the whole single-node pipeline.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune the teacher if needed, distil a student, evaluate both, write the run folder.")
+
+    @OptionGroup var options: PipelineOptions
+
+    func run() throws {
+        try reportingErrors {
+            let config = try options.resolve()
+            let report = try Pipeline(config: config).run(resume: options.resume)
+            print(try jsonString(report))
+        }
+    }
+}
+
+/// `edgedistill finetune`: fine-tune the teacher's classification head and encoder.
+struct FineTune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune a teacher on labelled data (AdamW, linear warm-up and decay); writes OUT/teacher.")
+
+    @OptionGroup var options: PipelineOptions
+
+    func run() throws {
+        try reportingErrors {
+            var config = try options.resolve()
+            config.finetune.mode = "always"
+            let report = try Pipeline(config: config).run(resume: options.resume, stages: [.fineTune])
+            print(try jsonString(report))
+        }
+    }
+}
+
+/// `edgedistill distill`: distil a student from a fine-tuned teacher.
+struct Distill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Distil a student from a fine-tuned teacher's layers; writes OUT/student and OUT/report.json.")
+
+    @OptionGroup var options: PipelineOptions
+
+    func run() throws {
+        try reportingErrors {
+            let config = try options.resolve()
+            let report = try Pipeline(config: config).run(resume: options.resume, stages: [.distill, .evaluate])
+            print(try jsonString(report))
+        }
+    }
+}
