@@ -28,17 +28,18 @@ test: deps
 	$(SWIFT) build --build-tests
 	EDGEDISTILL_TEACHER=$(abspath $(TEACHER)) $(SWIFT) test --skip-build
 
-## run: the default job (until the pipeline lands: a teacher training-step benchmark on SST-2).
-run: release teacher
-	.build/release/edgedistill bench train-step --model $(TEACHER) --data $(DATA)/train.tsv \
-	    --batch-size 32 --steps 20 --threads $(THREADS)
+PROFILE ?= quick
+OUT ?= runs/$(PROFILE)
 
-## bench: the benchmark recorded in BENCHMARKS.md (ours, then the PyTorch peer when installed).
+## run: the default job: fine-tune the teacher, distil a 2-layer student, evaluate (PROFILE=quick|full).
+run: release teacher
+	@bash scripts/fetch_sst2.sh $(DATA)
+	.build/release/edgedistill run --config configs/sst2.yaml --profile $(PROFILE) --teacher $(TEACHER) \
+	    --train $(DATA)/train.tsv --eval $(DATA)/dev.tsv --out $(OUT) --threads $(THREADS)
+
+## bench: the benchmarks recorded in BENCHMARKS.md, ours and the PyTorch peer in one run.
 bench: release teacher
-	.build/release/edgedistill bench train-step --model $(TEACHER) --data $(DATA)/train.tsv \
-	    --batch-size 32 --steps 30 --threads $(THREADS) --json
-	-python3 scripts/peer_train_step.py --model $(TEACHER) --data $(DATA)/train.tsv \
-	    --batch-size 32 --steps 30 --threads $(THREADS)
+	bash scripts/bench.sh $(TEACHER) $(DATA) $(THREADS)
 
 ## fixtures: regenerate the committed reference fixtures (needs PyTorch + transformers).
 fixtures: teacher

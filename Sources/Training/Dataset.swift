@@ -168,8 +168,8 @@ private struct DatasetReader {
         if let first = bad.min(by: { $0.line < $1.line }) {
             if !options.skipBadRows {
                 throw error(first, suffix: bad.count == 1
-                    ? " (set skipBadRows to skip such rows)"
-                    : " (\(bad.count) bad rows in all; set skipBadRows to skip them)")
+                    ? " (pass --skip-bad-rows, skip_bad_rows: true, to skip such rows)"
+                    : " (\(bad.count) bad rows in all; pass --skip-bad-rows (skip_bad_rows: true) to skip them)")
             }
             if rows.isEmpty {
                 throw error(first, prefix: "all \(dataRows) data rows are bad and were skipped; the first: ")

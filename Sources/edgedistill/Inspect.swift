@@ -9,19 +9,27 @@ struct Inspect: ParsableCommand {
 
     @Option(help: "A Hugging Face model folder.") var model: String
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Also read sentences (one per line) from stdin and print their logits.") var logits = false
 
     func run() throws {
         try reportingErrors {
             let loaded = try SequenceClassifier.load(directory: model)
             let tokenizer = try BertTokenizer.load(directory: model)
             let c = loaded.model.config
-            let info: [String: Any] = [
+            var info: [String: Any] = [
                 "source_family": loaded.sourceFamily, "layers": c.layerCount, "hidden_size": c.hiddenSize,
                 "heads": c.headCount, "intermediate_size": c.intermediateSize, "labels": c.labelCount,
                 "parameters": loaded.model.parameterCount, "vocabulary": tokenizer.vocabularySize,
                 "head": loaded.initializedHead ? "initialized" : "loaded",
                 "head_activation": loaded.model.headActivation.rawValue, "unused_keys": loaded.unusedKeys,
             ]
+            if logits {
+                var lines: [String] = []
+                while let line = readLine() { lines.append(line) }
+                let batch = TokenBatch(sequences: lines.map { tokenizer.encode($0, maxLength: 128) })
+                let values = lines.isEmpty ? [] : loaded.model.forward(batch)
+                info["logits"] = (0..<lines.count).map { Array(values[($0 * c.labelCount)..<(($0 + 1) * c.labelCount)]).map(Double.init) }
+            }
             if json {
                 print(try jsonString(info))
             } else {

@@ -78,6 +78,15 @@ struct PipelineOptions: ParsableArguments {
         if skipBadRows { c.skipBadRows = true }
         return c
     }
+
+    /// Resolves the configuration, runs the given stages, prints the report as JSON.
+    func execute(_ stages: Set<Pipeline.Stage>, adjust: (inout PipelineConfig) -> Void = { _ in }) throws {
+        try reportingErrors {
+            var config = try resolve()
+            adjust(&config)
+            print(try jsonString(try Pipeline(config: config).run(resume: resume, stages: stages)))
+        }
+    }
 }
 
 /// `edgedistill run`: the whole single-node pipeline.
@@ -87,13 +96,7 @@ struct Run: ParsableCommand {
 
     @OptionGroup var options: PipelineOptions
 
-    func run() throws {
-        try reportingErrors {
-            let config = try options.resolve()
-            let report = try Pipeline(config: config).run(resume: options.resume)
-            print(try jsonString(report))
-        }
-    }
+    func run() throws { try options.execute([.fineTune, .distill, .evaluate]) }
 }
 
 /// `edgedistill finetune`: fine-tune the teacher's classification head and encoder.
@@ -104,14 +107,7 @@ struct FineTune: ParsableCommand {
 
     @OptionGroup var options: PipelineOptions
 
-    func run() throws {
-        try reportingErrors {
-            var config = try options.resolve()
-            config.finetune.mode = "always"
-            let report = try Pipeline(config: config).run(resume: options.resume, stages: [.fineTune])
-            print(try jsonString(report))
-        }
-    }
+    func run() throws { try options.execute([.fineTune]) { $0.finetune.mode = "always" } }
 }
 
 /// `edgedistill distill`: distil a student from a fine-tuned teacher.
@@ -121,11 +117,5 @@ struct Distill: ParsableCommand {
 
     @OptionGroup var options: PipelineOptions
 
-    func run() throws {
-        try reportingErrors {
-            let config = try options.resolve()
-            let report = try Pipeline(config: config).run(resume: options.resume, stages: [.distill, .evaluate])
-            print(try jsonString(report))
-        }
-    }
+    func run() throws { try options.execute([.distill, .evaluate]) }
 }

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+import Model
+
+/// Shared set-up of the end-to-end tests: the real `edgedistill` binary, a scratch folder, a tiny
+/// model that can tokenize, tiny data files, and a check that a command fails cleanly.
+class CLITestCase: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("edgedistill-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    /// The binary SwiftPM built beside this test bundle.
+    func binary() throws -> URL {
+        let beside = Bundle(for: Self.self).bundleURL.deletingLastPathComponent().appendingPathComponent("edgedistill")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        let debug = Self.packageRoot.appendingPathComponent(".build/debug/edgedistill")
+        guard FileManager.default.isExecutableFile(atPath: debug.path) else {
+            XCTFail("edgedistill not built: run `swift build` first")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return debug
+    }
+
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A copy of the tiny DistilBERT fixture with a 120-token vocabulary so it can tokenize.
+    func tinyModel() throws -> String {
+        let source = Self.packageRoot.appendingPathComponent("Tests/Fixtures/models/distilbert").path
+        let dir = scratch.appendingPathComponent("tiny-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: dir + "/" + name)
+        }
+        var vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        for w in ["the", "a", "film", "movie", "good", "bad", "great", "is", "it", "not", "and", "of", ",", ".", "!"] { vocab.append(w) }
+        for c in "abcdefghijklmnopqrstuvwxyz" { vocab.append(String(c)); vocab.append("##" + String(c)) }
+        while vocab.count < 120 { vocab.append("[unused\(vocab.count)]") }
+        try vocab.joined(separator: "\n").write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    func tinyData(_ rows: [String]) throws -> String {
+        let path = scratch.appendingPathComponent("data-\(UUID().uuidString.prefix(6)).tsv").path
+        try (["sentence\tlabel"] + rows).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func assertFails(_ arguments: [String], mentions expected: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try run(arguments)
+        XCTAssertNotEqual(result.status, 0, "expected failure; stdout: \(result.stdout)", file: file, line: line)
+        XCTAssertFalse(result.stderr.contains("Fatal error"), "crashed: \(result.stderr)", file: file, line: line)
+        for text in expected {
+            XCTAssertTrue(result.stderr.contains(text), "stderr lacks '\(text)': \(result.stderr)", file: file, line: line)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+import Model
+
+/// `edgedistill run`, `finetune`, `distill` and `eval` end to end on a tiny model and a tiny
+/// synthetic sentiment task, through the real binary.
+final class PipelineCommandTests: CLITestCase {
+    /// The tiny DistilBERT fixture without its classification head (as a pretrained encoder is).
+    func tinyEncoder() throws -> String {
+        let dir = try tinyModel()
+        let file = try SafetensorsFile(path: dir + "/model.safetensors")
+        let kept = try file.names.filter { !$0.hasPrefix("pre_classifier") && !$0.hasPrefix("classifier") }.map { name in
+            let info = file.info(name)!
+            return SafetensorsWriter.Tensor(name: name, dtype: info.dtype, shape: info.shape, bytes: Array(try file.rawBytes(name)))
+        }
+        try SafetensorsWriter.write(kept, to: dir + "/model.safetensors")
+        return dir
+    }
+
+    /// "good" sentences are positive, "bad" ones negative, with filler words around them.
+    func sentimentData(_ count: Int, seed: Int) throws -> String {
+        let filler = ["the", "a", "film", "movie", "is", "it", "and", "of"]
+        var rows: [String] = [], state = UInt64(seed)
+        func next(_ n: Int) -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) % n }
+        for _ in 0..<count {
+            let positive = next(2) == 1
+            var words = (0..<(2 + next(6))).map { _ in filler[next(filler.count)] }
+            words.insert(positive ? "good" : "bad", at: next(words.count + 1))
+            rows.append(words.joined(separator: " ") + "\t" + (positive ? "1" : "0"))
+        }
+        return try tinyData(rows)
+    }
+
+    func testRunFineTunesDistilsAndEvaluates() throws {
+        let teacher = try tinyEncoder()
+        let train = try sentimentData(320, seed: 1), dev = try sentimentData(60, seed: 2)
+        let out = scratch.appendingPathComponent("run").path
+        let config = scratch.appendingPathComponent("run.yaml").path
+        try """
+        finetune:
+          epochs: 3
+          learning_rate: 0.002
+          eval_every: 5
+        distill:
+          learning_rate: 0.001
+          eval_every: 10
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try run(["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev,
+                              "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        for name in ["teacher/config.json", "teacher/model.safetensors", "teacher/vocab.txt", "teacher/tokenizer_config.json",
+                     "student/config.json", "student/model.safetensors", "student/vocab.txt",
+                     "metrics.jsonl", "run_config.json", "report.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + name), "missing \(name)")
+        }
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any]
+        let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
+        let teacherAccuracy = (evaluation?["teacher"] as? [String: Any])?["accuracy"] as? Double ?? 0
+        let studentAccuracy = (evaluation?["student"] as? [String: Any])?["accuracy"] as? Double ?? 0
+        XCTAssertGreaterThan(teacherAccuracy, 0.9, "the teacher should learn 'good' vs 'bad'")
+        XCTAssertGreaterThan(studentAccuracy, 0.8)
+        XCTAssertEqual((report?["student"] as? [String: Any])?["layers"] as? [Int], [0])
+        let studentConfig = try ModelConfig.load(directory: out + "/student")
+        XCTAssertEqual(studentConfig.modelType, .distilbert)
+        XCTAssertEqual(studentConfig.layerCount, 1)
+
+        // metrics.jsonl: training lines and evaluations of both phases.
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let kinds = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["kind"] as? String }
+        XCTAssertEqual(kinds.count, lines.count, "every line is JSON")
+        XCTAssertTrue(kinds.contains("train") && kinds.contains("eval"))
+
+        // eval agrees with the report.
+        let eval = try run(["eval", "--model", out + "/student", "--data", dev, "--json", "--threads", "1"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(json?["accuracy"] as? Double ?? -1, studentAccuracy, accuracy: 1e-12)
+        XCTAssertEqual(json?["examples"] as? Int, 60)
+        XCTAssertNotNil(json?["macro_f1"] as? Double)
+
+        // Resuming a finished run does no more training and reports the same.
+        let again = try run(["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev,
+                             "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1", "--resume"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("already fine-tuned"), again.stderr)
+    }
+
+    func testDistillRefusesATeacherWithoutAHead() throws {
+        try assertFails(["distill", "--teacher", try tinyEncoder(), "--train", try sentimentData(20, seed: 4),
+                         "--eval", try sentimentData(10, seed: 5), "--out", scratch.appendingPathComponent("d").path],
+                        mentions: ["no trained classification head", "finetune"])
+    }
+
+    func testEvalRefusesUnknownLabel() throws {
+        let data = try tinyData(["good film\t0", "bad film\t7"])
+        try assertFails(["eval", "--model", try tinyModel(), "--data", data], mentions: [data, "line 3"])
+    }
+
+    func testBadConfigFileIsNamed() throws {
+        let config = scratch.appendingPathComponent("bad.yaml").path
+        try "distill: [1, 2".write(toFile: config, atomically: true, encoding: .utf8)
+        try assertFails(["run", "--config", config], mentions: [config])
+    }
+
+    func testInvalidConfigValuesAreNamed() throws {
+        let config = scratch.appendingPathComponent("values.yaml").path
+        try "distill:\n  alpha: 1.5\nmax_length: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try assertFails(["run", "--config", config, "--teacher", try tinyModel()], mentions: ["distill.alpha", "max_length"])
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""Checks that a model folder EdgeDistill wrote loads in transformers and gives EdgeDistill's logits.
+
+    python3 scripts/check_hf_export.py runs/quick/student [--edgedistill .build/release/edgedistill]
+
+Loads the folder with AutoTokenizer + AutoModelForSequenceClassification, runs 32 SST-2 dev
+sentences, and compares with `edgedistill predict`-style logits computed by the Swift binary
+(`edgedistill inspect --logits`). Exits non-zero when the max relative difference exceeds 1e-4.
+"""
+import argparse, json, os, subprocess, sys
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+p = argparse.ArgumentParser()
+p.add_argument("model")
+p.add_argument("--edgedistill", default=".build/release/edgedistill")
+p.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "sst2", "dev.tsv"))
+a = p.parse_args()
+sentences = [l.split("\t")[0] for l in open(a.data, encoding="utf-8").read().splitlines()[1:33]]
+tok = AutoTokenizer.from_pretrained(a.model)
+model = AutoModelForSequenceClassification.from_pretrained(a.model).eval()
+with torch.no_grad():
+    ref = model(**tok(sentences, padding=True, truncation=True, max_length=128, return_tensors="pt")).logits
+out = subprocess.run([a.edgedistill, "inspect", "--model", a.model, "--logits", "--json"], input="\n".join(sentences),
+                     capture_output=True, text=True, check=True)
+ours = torch.tensor(json.loads(out.stdout)["logits"])
+err = ((ours - ref).abs().max() / ref.abs().max()).item()
+print(f"{type(model).__name__} from {a.model}: {len(sentences)} sentences, max relative logit difference {err:.2e}")
+sys.exit(0 if err < 1e-4 else 1)
