@@ -33,7 +33,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var eval: [String] = ["../shared/data/sst2/dev.tsv"]
     /// A validation file for choosing the best checkpoint; without one, `heldOut` of train is used.
     public var validation: String?
-    public var heldOut = 0.05
+    public var heldOut = 0.02
     public var out = "runs/latest"
     public var textColumn: String?
     public var labelColumn: String?
