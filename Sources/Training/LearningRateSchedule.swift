@@ -1,5 +1,6 @@
-/// Linear warm-up from 0 to the peak rate, then linear decay to 0 at the last step
-/// (transformers' `get_linear_schedule_with_warmup`).
+/// Linear warm-up to the peak rate, then linear decay to 0 at the last step, as transformers'
+/// `get_linear_schedule_with_warmup` except that the first update uses peak/warmup rather than 0
+/// (an update at rate 0 is a wasted step).
 public struct LearningRateSchedule: Sendable, Equatable {
     public let peak: Float
     public let warmupSteps: Int

@@ -4,6 +4,7 @@ import Foundation
 /// (at most one every `interval` seconds) when stderr is a file or a pipe.
 public final class Progress {
     let label: String
+    let unit: String
     let total: Int
     let interactive: Bool
     let interval: Double
@@ -11,8 +12,9 @@ public final class Progress {
     var lastPrint = Date.distantPast
     public var quiet = false
 
-    public init(label: String, total: Int, interval: Double = 10) {
+    public init(label: String, total: Int, unit: String = "steps", interval: Double = 10) {
         self.label = label
+        self.unit = unit
         self.total = max(total, 1)
         self.interactive = isatty(2) != 0
         self.interval = interval
@@ -29,7 +31,7 @@ public final class Progress {
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let percent = Double(done) / Double(total)
-        let timing = String(format: "%.1f/s, ETA %@", rate, Self.clock(eta))
+        let timing = String(format: "%.1f %@/s, ETA %@", rate, unit, Self.clock(eta))
         if interactive {
             let width = 24, filled = Int(percent * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
