@@ -85,6 +85,9 @@ public final class ZMQSocket {
         case sendTimeout(Int32)
         case receiveHighWaterMark(Int32)
         case sendHighWaterMark(Int32)
+        /// Larger incoming messages make libzmq drop the connection before allocating them
+        /// (-1: no limit). Not enforced on inproc.
+        case maximumMessageSize(Int64)
         case routingID([UInt8])
         /// Whether this socket is the CURVE server (it then needs `curveSecretKey`).
         case curveServer(Bool)
@@ -156,6 +159,7 @@ public final class ZMQSocket {
         case .sendTimeout(let value): try set(socket, ZMQ_SNDTIMEO, value, "send timeout")
         case .receiveHighWaterMark(let value): try set(socket, ZMQ_RCVHWM, value, "receive high-water mark")
         case .sendHighWaterMark(let value): try set(socket, ZMQ_SNDHWM, value, "send high-water mark")
+        case .maximumMessageSize(let value): try set64(socket, ZMQ_MAXMSGSIZE, value, "maximum message size")
         case .curveServer(let value): try set(socket, ZMQ_CURVE_SERVER, value ? 1 : 0, "CURVE server")
         case .routingID(let bytes): try set(socket, ZMQ_ROUTING_ID, bytes, "routing id")
         case .curvePublicKey(let key): try set(socket, ZMQ_CURVE_PUBLICKEY, Array(key.utf8), "CURVE public key")
@@ -169,6 +173,12 @@ public final class ZMQSocket {
     private func set(_ socket: UnsafeMutableRawPointer, _ name: Int32, _ value: Int32, _ what: String) throws {
         var value = value
         try check(zmq_setsockopt(socket, name, &value, MemoryLayout<Int32>.size), "set \(what)")
+    }
+
+    /// For the few options libzmq takes as int64_t; a separate name keeps `1` unambiguous above.
+    private func set64(_ socket: UnsafeMutableRawPointer, _ name: Int32, _ value: Int64, _ what: String) throws {
+        var value = value
+        try check(zmq_setsockopt(socket, name, &value, MemoryLayout<Int64>.size), "set \(what)")
     }
 
     private func set(_ socket: UnsafeMutableRawPointer, _ name: Int32, _ bytes: [UInt8], _ what: String) throws {

@@ -96,6 +96,22 @@ final class ZeroMQTests: XCTestCase {
         XCTAssertEqual(received, bytes("keep me"))
     }
 
+    func testMessagesAboveTheMaximumSizeAreNotDelivered() throws {
+        let context = try ZMQContext()
+        let pull = try ZMQSocket(context: context, type: .pull)
+        try pull.setOption(.maximumMessageSize(64))
+        try pull.bind("tcp://127.0.0.1:*")
+        let push = try ZMQSocket(context: context, type: .push)
+        try push.connect(try pull.lastEndpoint)
+        try pull.setOption(.receiveTimeout(5000))
+        try push.send([UInt8](repeating: 1, count: 64))
+        XCTAssertEqual(try pull.receive()?.count, 64)
+        // One byte over: libzmq drops the connection instead of delivering (or allocating) it.
+        try push.send([UInt8](repeating: 2, count: 65))
+        try pull.setOption(.receiveTimeout(300))
+        XCTAssertNil(try pull.receive())
+    }
+
     // MARK: - CURVE
 
     func testCurveKeypairIsZ85() throws {

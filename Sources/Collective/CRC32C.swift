@@ -1,0 +1,63 @@
+/// CRC-32C (Castagnoli): the checksum every wire frame carries.
+///
+/// Castagnoli's polynomial rather than zlib's CRC-32 because it detects more error patterns
+/// at frame sizes up to a few kilobytes (Hamming distance 6 up to 5,243 bits, so any five
+/// flipped bits in a small frame are caught) and it is what iSCSI, ext4 and SCTP use, so
+/// reference values are easy to check. Software slicing-by-8: about 1-2 GB/s in release,
+/// faster than the 1-10 Gb/s links it guards.
+public enum CRC32C {
+    /// The reflected polynomial 0x1EDC6F41.
+    static let polynomial: UInt32 = 0x82F6_3B78
+
+    /// Eight 256-entry tables, `tables[k * 256 + b]`: table k advances the CRC of byte b by k
+    /// further zero bytes, so eight bytes are folded in with eight look-ups and no loop-carried
+    /// dependency between them.
+    static let tables: [UInt32] = {
+        var tables = [UInt32](repeating: 0, count: 8 * 256)
+        for byte in 0..<256 {
+            var crc = UInt32(byte)
+            for _ in 0..<8 { crc = (crc >> 1) ^ ((crc & 1) == 0 ? 0 : polynomial) }
+            tables[byte] = crc
+        }
+        for byte in 0..<256 {
+            for k in 1..<8 {
+                let previous = tables[(k - 1) * 256 + byte]
+                tables[k * 256 + byte] = (previous >> 8) ^ tables[Int(previous & 0xFF)]
+            }
+        }
+        return tables
+    }()
+
+    /// The CRC-32C of `bytes`, continuing from `crc` (the value a previous call returned, or 0
+    /// to start), so a frame's header and payload can be checksummed without joining them.
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        var crc = ~crc
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return ~crc }
+        let count = bytes.count
+        tables.withUnsafeBufferPointer { table in
+            guard let t = table.baseAddress else { return }
+            var index = 0
+            while index + 8 <= count {
+                // Little-endian words: the reflected CRC consumes the lowest-addressed byte first.
+                let low = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt32.self)) ^ crc
+                let high = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index + 4, as: UInt32.self))
+                crc = t[7 * 256 + Int(low & 0xFF)] ^ t[6 * 256 + Int((low >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((low >> 16) & 0xFF)] ^ t[4 * 256 + Int(low >> 24)]
+                    ^ t[3 * 256 + Int(high & 0xFF)] ^ t[2 * 256 + Int((high >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((high >> 16) & 0xFF)] ^ t[Int(high >> 24)]
+                index += 8
+            }
+            while index < count {
+                let byte = base.load(fromByteOffset: index, as: UInt8.self)
+                crc = (crc >> 8) ^ t[Int((crc ^ UInt32(byte)) & 0xFF)]
+                index += 1
+            }
+        }
+        return ~crc
+    }
+
+    /// The CRC-32C of `bytes`.
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0) }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Converting payloads to and from floats (little-endian IEEE 754) and small JSON documents.
+///
+/// Floats travel as their bit patterns, so NaN payloads, signed zeros and subnormals arrive
+/// exactly as sent. On little-endian hosts (x86-64, ARM64: every machine we run on) both
+/// directions are a single memcpy; the byte swap exists so a big-endian host stays correct.
+public enum WirePayload {
+    /// Writes `source.count * 4` bytes at `destination`, which need not be aligned.
+    public static func storeFloats(_ source: UnsafeBufferPointer<Float>, to destination: UnsafeMutableRawPointer) {
+        guard let base = source.baseAddress, source.count > 0 else { return }
+        #if _endian(little)
+        destination.copyMemory(from: base, byteCount: source.count * MemoryLayout<Float>.size)
+        #else
+        for (index, value) in source.enumerated() {
+            destination.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: index * 4, as: UInt32.self)
+        }
+        #endif
+    }
+
+    /// Reads `destination.count` floats from the bytes at `source`, which need not be aligned.
+    public static func loadFloats(from source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+        guard let base = destination.baseAddress, destination.count > 0 else { return }
+        #if _endian(little)
+        UnsafeMutableRawPointer(base).copyMemory(from: source, byteCount: destination.count * MemoryLayout<Float>.size)
+        #else
+        for index in 0..<destination.count {
+            let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
+            destination[index] = Float(bitPattern: bits)
+        }
+        #endif
+    }
+
+    /// The bytes of `values`, 4 per float.
+    public static func bytes(of values: [Float]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: values.count * MemoryLayout<Float>.size)
+        values.withUnsafeBufferPointer { source in
+            bytes.withUnsafeMutableBytes { destination in
+                if let base = destination.baseAddress { storeFloats(source, to: base) }
+            }
+        }
+        return bytes
+    }
+
+    /// The floats in `bytes`; throws unless the count is a multiple of 4.
+    public static func floats(from bytes: UnsafeRawBufferPointer) throws -> [Float] {
+        guard bytes.count % MemoryLayout<Float>.size == 0 else {
+            throw WireError.malformedPayload("\(bytes.count) bytes is not a whole number of 4-byte floats")
+        }
+        var values = [Float](repeating: 0, count: bytes.count / MemoryLayout<Float>.size)
+        if let source = bytes.baseAddress {
+            values.withUnsafeMutableBufferPointer { loadFloats(from: source, into: $0) }
+        }
+        return values
+    }
+
+    /// `value` as compact JSON with sorted keys (so equal values give equal bytes).
+    public static func json<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            return Array(try encoder.encode(value))
+        } catch {
+            throw WireError.malformedPayload("cannot encode \(T.self) as JSON: \(error)")
+        }
+    }
+
+    /// Decodes JSON bytes as `T`; throws `WireError.malformedPayload` saying what did not fit.
+    public static func decodeJSON<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw WireError.malformedPayload("not a valid \(T.self) JSON document: \(error)")
+        }
+    }
+}
+
+extension WireMessage {
+    /// A message whose payload is `floats`, 4 little-endian bytes each.
+    public init(type: MessageType, rank: UInt32, sequence: UInt64, floats: [Float]) {
+        self.init(type: type, rank: rank, sequence: sequence, payload: WirePayload.bytes(of: floats))
+    }
+
+    /// A message whose payload is `value` as JSON.
+    public init<T: Encodable>(type: MessageType, rank: UInt32, sequence: UInt64, json value: T) throws {
+        self.init(type: type, rank: rank, sequence: sequence, payload: try WirePayload.json(value))
+    }
+
+    /// The payload read as floats; throws unless it is a whole number of them.
+    public func floats() throws -> [Float] {
+        try payload.withUnsafeBytes { try WirePayload.floats(from: $0) }
+    }
+
+    /// The payload decoded as JSON.
+    public func decodeJSON<T: Decodable>(_ type: T.Type) throws -> T {
+        try WirePayload.decodeJSON(type, from: payload)
+    }
+}
