@@ -68,7 +68,8 @@ public struct Dataset: Sendable {
         guard heldOutFraction > 0, heldOutFraction < 1 else {
             throw ModelError(file: source, "held-out fraction \(heldOutFraction) must be between 0 and 1, both excluded")
         }
-        let heldOut = Int((Double(count) * heldOutFraction).rounded())
+        // At least one example each way: a tiny validation set beats refusing a small run.
+        let heldOut = min(count - 1, max(1, Int((Double(count) * heldOutFraction).rounded())))
         guard heldOut >= 1, heldOut < count else {
             throw ModelError(file: source, "holding out \(heldOutFraction) of \(count) examples gives \(heldOut) "
                 + "for validation and \(count - heldOut) for training: expected at least 1 in each")

@@ -42,6 +42,9 @@ public final class Pipeline {
 
         // Data: the teacher's own labels when its head is trained, else the training file's.
         let probe = try SequenceClassifier.load(directory: config.teacher, seed: config.seed)
+        if !stages.contains(.fineTune) && probe.initializedHead {
+            throw ModelError(file: config.teacher, "the teacher has no trained classification head: fine-tune it first (edgedistill finetune, or edgedistill run)")
+        }
         var options = DatasetOptions(textColumn: config.textColumn, labelColumn: config.labelColumn,
                                      skipBadRows: config.skipBadRows)
         if !probe.initializedHead { options.labelNames = probe.model.config.labelNames }
@@ -69,9 +72,7 @@ public final class Pipeline {
                                                   labelNames: train.labelNames).model
         let needsTraining = stages.contains(.fineTune)
             && (config.finetune.mode == "always" || (config.finetune.mode == "auto" && probe.initializedHead))
-        if !stages.contains(.fineTune) && probe.initializedHead {
-            throw ModelError(file: config.teacher, "the teacher has no trained classification head: fine-tune it first (edgedistill finetune, or edgedistill run)")
-        }
+
         var teacherSeconds = 0.0
         if state["teacher_done"] as? Bool == true, fm.fileExists(atPath: path("teacher/model.safetensors")) {
             teacher = try SequenceClassifier.load(directory: path("teacher")).model

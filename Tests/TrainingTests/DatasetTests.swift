@@ -288,8 +288,13 @@ final class DatasetTests: XCTestCase {
         XCTAssertThrowsError(try data.split(heldOutFraction: 1, seed: 1))
         XCTAssertThrowsError(try data.split(heldOutFraction: .nan, seed: 1))
         let tiny = Dataset(texts: ["a", "b"], labels: [0, 1], labelNames: ["0", "1"], source: "memory")
-        XCTAssertThrowsError(try tiny.split(heldOutFraction: 0.1, seed: 1))
+        XCTAssertEqual(try tiny.split(heldOutFraction: 0.1, seed: 1).validation.count, 1, "rounds up to one example")
+        XCTAssertEqual(try tiny.split(heldOutFraction: 0.9, seed: 1).train.count, 1, "keeps one to train on")
         XCTAssertEqual(try tiny.split(heldOutFraction: 0.5, seed: 1).validation.count, 1)
+        let single = Dataset(texts: ["a"], labels: [0], labelNames: ["0", "1"], source: "memory")
+        XCTAssertThrowsError(try single.split(heldOutFraction: 0.5, seed: 1)) { error in
+            XCTAssertTrue("\(error)".contains("at least 1 in each"), "\(error)")
+        }
     }
 
     // MARK: Real data
