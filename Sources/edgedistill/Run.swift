@@ -26,6 +26,7 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("label-column")) var labelColumn: String?
     @Flag(name: .customLong("skip-bad-rows"), help: "Skip and count malformed rows instead of stopping.") var skipBadRows = false
     @Flag(help: "Continue an interrupted run from its checkpoints.") var resume = false
+    @Flag(help: "Print report.json on stdout instead of a summary.") var json = false
 
     enum Profile: String, ExpressibleByArgument, CaseIterable {
         case quick, full
@@ -84,9 +85,31 @@ struct PipelineOptions: ParsableArguments {
         try reportingErrors {
             var config = try resolve()
             adjust(&config)
-            print(try jsonString(try Pipeline(config: config).run(resume: resume, stages: stages)))
+            let report = try Pipeline(config: config).run(resume: resume, stages: stages)
+            print(json ? try jsonString(report) : summary(report, out: config.out))
         }
     }
+}
+
+/// A few readable lines from report.json.
+func summary(_ report: [String: Any], out: String) -> String {
+    var lines = ["run folder: \(out) (report.json, metrics.jsonl, teacher/, student/)"]
+    for role in ["teacher", "student"] {
+        guard let r = report[role] as? [String: Any] else { continue }
+        let size = Double(r["size_bytes"] as? Int ?? 0) / 1e6
+        let parameters = Double(r["parameters"] as? Int ?? 0) / 1e6
+        lines.append(String(format: "%@: %.1f M parameters, %.1f MB", role, parameters, size))
+    }
+    for e in report["evaluations"] as? [[String: Any]] ?? [] {
+        let t = (e["teacher"] as? [String: Any])?["accuracy"] as? Double ?? 0
+        let s = (e["student"] as? [String: Any])?["accuracy"] as? Double ?? 0
+        lines.append(String(format: "%@: teacher accuracy %.2f%%, student %.2f%%, retention %.1f%%",
+                            e["file"] as? String ?? "?", 100 * t, 100 * s, 100 * (t > 0 ? s / t : 0)))
+    }
+    if let v = report["validation"] as? [String: Any], let a = v["accuracy"] as? Double {
+        lines.append(String(format: "validation accuracy %.2f%%", 100 * a))
+    }
+    return lines.joined(separator: "\n")
 }
 
 /// `edgedistill run`: the whole single-node pipeline.

@@ -48,6 +48,7 @@ final class PipelineCommandTests: CLITestCase {
         let result = try run(["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev,
                               "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1"])
         XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("retention"), "summary: \(result.stdout)")
         for name in ["teacher/config.json", "teacher/model.safetensors", "teacher/vocab.txt", "teacher/tokenizer_config.json",
                      "student/config.json", "student/model.safetensors", "student/vocab.txt",
                      "metrics.jsonl", "run_config.json", "report.json"] {
