@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [
-            "Training", "Model", "Kernels",
+            "Training", "Model", "Kernels", "Collective",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: optimize),

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Collective
+import Foundation
+
+/// `edgedistill bench allreduce`: ring all-reduce bus bandwidth against buffer size, between real
+/// processes (this binary started once per extra rank) over TCP.
+struct BenchAllReduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allreduce",
+        abstract: "Measure ring all-reduce bandwidth between processes (loopback by default).")
+
+    @Option(help: "Number of ranks (processes) when --endpoints is not given.") var ranks = 2
+    @Option(help: "Buffer sizes in MB, comma-separated.") var sizes = "1,4,16,64"
+    @Option(help: "Timed repetitions per size (after one warm-up).") var repeats = 5
+    @Option(help: "Comma-separated endpoints, one per rank (default: loopback TCP on free ports).") var endpoints: String?
+    @Option(help: "This process's rank when --endpoints is given (0 reports).") var rank: Int?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard ranks >= 1, repeats >= 1 else { throw ValidationError("--ranks and --repeats must be positive") }
+        guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--sizes must be positive numbers of MB, e.g. 1,4,16,64")
+        }
+    }
+
+    var parsedSizes: [Double] { sizes.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func run() throws {
+        try reportingErrors {
+            if let endpoints, let rank {
+                try measure(rank: rank, endpoints: endpoints.split(separator: ",").map(String.init))
+                return
+            }
+            // Local launch: free ports from the OS, then one child process per extra rank.
+            let ports = try (0..<ranks).map { _ in try freeTCPPort() }
+            let list = ports.map { "tcp://127.0.0.1:\($0)" }
+            var children: [Process] = []
+            for r in 1..<max(ranks, 1) {
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+                child.arguments = ["bench", "allreduce", "--endpoints", list.joined(separator: ","), "--rank", String(r),
+                                   "--sizes", sizes, "--repeats", String(repeats)]
+                try child.run()
+                children.append(child)
+            }
+            defer { for child in children where child.isRunning { child.terminate() } }
+            try measure(rank: 0, endpoints: list)
+            for child in children {
+                child.waitUntilExit()
+                if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
+            }
+        }
+    }
+
+    func measure(rank: Int, endpoints: [String]) throws {
+        let ring = try RingCommunicator(rank: rank, endpoints: endpoints)
+        defer { ring.close() }
+        var results: [[String: Any]] = []
+        for megabytes in parsedSizes {
+            let count = Int(megabytes * 1_000_000) / 4
+            var buffer = [Float](repeating: Float(rank + 1), count: count)
+            try buffer.withUnsafeMutableBufferPointer { try ring.allReduceSum($0) }   // warm-up
+            var best = Double.infinity, total = 0.0
+            for _ in 0..<repeats {
+                try ring.barrier()
+                let start = DispatchTime.now().uptimeNanoseconds
+                try buffer.withUnsafeMutableBufferPointer { try ring.allReduceSum($0) }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                best = min(best, seconds)
+                total += seconds
+            }
+            let n = Double(endpoints.count), bytes = Double(count * 4)
+            // Bus bandwidth (NCCL's convention): what each link carries, 2(n-1)/n of the buffer.
+            let factor = n > 1 ? 2 * (n - 1) / n : 1
+            results.append(["megabytes": megabytes, "mean_ms": total / Double(repeats) * 1000, "best_ms": best * 1000,
+                            "bus_gbps": factor * bytes / (total / Double(repeats)) / 1e9,
+                            "algorithm_gbps": bytes / (total / Double(repeats)) / 1e9])
+        }
+        guard rank == 0 else { return }
+        try printResult(["benchmark": "allreduce", "ranks": endpoints.count, "endpoints": endpoints,
+                         "results": results], json: json)
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+func freeTCPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw ValidationError("cannot create a socket to find a free port") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    guard bound == 0 else { throw ValidationError("cannot find a free TCP port on 127.0.0.1") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
