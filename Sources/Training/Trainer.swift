@@ -100,8 +100,14 @@ public final class Trainer {
 
     func batchIndices(step: Int) -> [Int] {
         let epoch = step / stepsPerEpoch
-        if epochBatches?.epoch != epoch { epochBatches = (epoch, batcher.batches(epoch: epoch)) }
-        return epochBatches!.batches[step % stepsPerEpoch]
+        let batches: [[Int]]
+        if let cached = epochBatches, cached.epoch == epoch {
+            batches = cached.batches
+        } else {
+            batches = batcher.batches(epoch: epoch)
+            epochBatches = (epoch, batches)
+        }
+        return batches[step % stepsPerEpoch]
     }
     var totalSteps: Int { min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs) }
 

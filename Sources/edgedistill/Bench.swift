@@ -37,6 +37,6 @@ func printResult(_ result: [String: Any], json: Bool) throws {
     if json {
         print(try jsonString(result))
     } else {
-        for key in result.keys.sorted() { print("\(key): \(result[key]!)") }
+        for (key, value) in result.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
     }
 }

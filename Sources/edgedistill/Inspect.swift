@@ -33,7 +33,7 @@ struct Inspect: ParsableCommand {
             if json {
                 print(try jsonString(info))
             } else {
-                for key in info.keys.sorted() { print("\(key): \(info[key]!)") }
+                for (key, value) in info.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
             }
         }
     }
