@@ -95,7 +95,7 @@ public final class Pipeline {
                                   label: "teacher") { [self] model, _ in
                 try model.saveFolder(path("teacher"), vocabularyFrom: config.teacher)
             }
-            let summary = try trainer.run(resume: resume)
+            let summary = try runInterruptible(trainer, phase: "teacher", resume: resume)
             teacherSeconds = summary.seconds
             teacher = try SequenceClassifier.load(directory: path("teacher")).model
             log(String(format: "teacher: best validation accuracy %.4f at step %d", summary.bestAccuracy ?? 0, summary.bestStep ?? 0))
@@ -134,7 +134,7 @@ public final class Pipeline {
                                 label: "student") { [self] model, _ in
             try model.saveFolder(path("student"), vocabularyFrom: config.teacher)
         }
-        let distilled = try distiller.run(resume: resume)
+        let distilled = try runInterruptible(distiller, phase: "student", resume: resume)
         let best = try SequenceClassifier.load(directory: path("student")).model
         state["student_done"] = true
         try writeJSON(state, to: path("state.json"))
@@ -164,6 +164,17 @@ public final class Pipeline {
         ]
         try writeJSON(report, to: path("report.json"))
         return report
+    }
+
+    /// Runs a trainer; `EDGEDISTILL_CRASH_AFTER=PHASE:STEP` (fault injection for tests) stops the
+    /// process's work right after that step of that phase, as a kill would, with nothing cleaned up.
+    func runInterruptible(_ trainer: Trainer, phase: String, resume: Bool) throws -> TrainingSummary {
+        let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_CRASH_AFTER"]?.split(separator: ":")
+        guard let fault, fault.count == 2, fault[0] == phase, let step = Int(fault[1]) else {
+            return try trainer.run(resume: resume)
+        }
+        _ = try trainer.run(resume: resume, until: step)
+        throw ModelError("stopped after \(phase) step \(step) (EDGEDISTILL_CRASH_AFTER)")
     }
 
     func configJSON() throws -> [String: Any] {

@@ -86,6 +86,35 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertTrue(again.stderr.contains("already fine-tuned"), again.stderr)
     }
 
+    /// A run killed mid-way (in either phase) and resumed ends with the very files of a run that
+    /// was never interrupted.
+    func testInterruptedRunResumesToTheSameModels() throws {
+        let teacher = try tinyEncoder()
+        let train = try sentimentData(200, seed: 6), dev = try sentimentData(30, seed: 7)
+        let config = scratch.appendingPathComponent("resume.yaml").path
+        try "checkpoint_every: 4\nfinetune:\n  epochs: 2\n  eval_every: 3\ndistill:\n  eval_every: 5\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        func arguments(_ out: String) -> [String] {
+            ["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev, "--out", out,
+             "--epochs", "2", "--student-layers", "1", "--threads", "1", "--json"]
+        }
+        let straight = scratch.appendingPathComponent("straight").path
+        XCTAssertEqual(try run(arguments(straight)).status, 0)
+        for crash in ["teacher:6", "student:13"] {
+            let out = scratch.appendingPathComponent("crash-\(crash.prefix(7))").path
+            let killed = try run(arguments(out), environment: ["EDGEDISTILL_CRASH_AFTER": crash])
+            XCTAssertNotEqual(killed.status, 0, "the injected crash must stop the run")
+            let resumed = try run(arguments(out) + ["--resume"])
+            XCTAssertEqual(resumed.status, 0, resumed.stderr)
+            XCTAssertTrue(resumed.stderr.contains("resumed from"), resumed.stderr)
+            for file in ["teacher/model.safetensors", "student/model.safetensors"] {
+                XCTAssertEqual(FileManager.default.contents(atPath: out + "/" + file),
+                               FileManager.default.contents(atPath: straight + "/" + file),
+                               "\(file) differs after a crash at \(crash) and --resume")
+            }
+        }
+    }
+
     func testDistillRefusesATeacherWithoutAHead() throws {
         try assertFails(["distill", "--teacher", try tinyEncoder(), "--train", try sentimentData(20, seed: 4),
                          "--eval", try sentimentData(10, seed: 5), "--out", scratch.appendingPathComponent("d").path],
