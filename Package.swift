@@ -29,7 +29,8 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ",
                        providers: [.apt(["libzmq3-dev"])]),
         .target(name: "Kernels", dependencies: ["CDNNL"], swiftSettings: optimize),
-        .target(name: "Collective", dependencies: ["CZeroMQ"], swiftSettings: optimize),
+        .target(name: "CChecksum", path: "Sources/CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [

@@ -59,6 +59,24 @@ final class WireProtocolTests: XCTestCase {
         }
     }
 
+    /// The hardware instruction (used when the CPU has it) and the table-driven code agree on every
+    /// length, alignment and continuation.
+    func testHardwareAndSoftwareCRCAgree() {
+        print("CRC-32C: hardware instruction \(CRC32C.hardware ? "in use" : "not available")")
+        var random = SeededGenerator(seed: 2)
+        let bytes = random.bytes(4099)
+        bytes.withUnsafeBytes { all in
+            for start in 0..<9 {
+                for count in [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4090 - start] {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[start..<(start + count)])
+                    XCTAssertEqual(CRC32C.checksum(slice), CRC32C.software(slice), "start \(start) count \(count)")
+                    XCTAssertEqual(CRC32C.checksum(slice, continuing: 0xDEAD_BEEF),
+                                   CRC32C.software(slice, continuing: 0xDEAD_BEEF))
+                }
+            }
+        }
+    }
+
     func testHeaderLayoutIsPinned() {
         let frame = WireMessage(type: .metrics, rank: 0x0102_0304, sequence: 0x0102_0304_0506_0708,
                                 payload: [0xAA, 0xBB]).encode()
