@@ -1,5 +1,3 @@
-import CDNNL
-
 // Shapes: row-major throughout. op(A) is (M, K), op(B) is (K, N), C is (M, N).
 
 /// C = alpha * op(A) * op(B) + beta * C through oneDNN's `dnnl_sgemm` (row-major).
@@ -13,11 +11,12 @@ public func gemm(
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    let status = dnnl_sgemm(
-        transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha,
-        a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
-    precondition(status == dnnl_success,
-                 "dnnl_sgemm rejected M=\(m) N=\(n) K=\(k) lda=\(lda) ldb=\(ldb) ldc=\(ldc)")
+    do {
+        try sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    } catch {
+        preconditionFailure("\(error)")
+    }
 }
 
 extension Reference {

@@ -1,5 +1,3 @@
-import CDNNL
-
 /// Runs `body` over `0..<count` split into one contiguous range per thread, on OpenMP's pool
 /// (the threads oneDNN's GEMMs run on, already spinning after the last GEMM). Runs inline when
 /// the work is too small to be worth a fork (`count < minimumPerThread * 2`) or one thread is set.
@@ -14,12 +12,12 @@ public func parallelFor(_ count: Int, minimumPerThread: Int = 4096, _ body: (Ran
     withoutActuallyEscaping(body) { body in
         var context = ParallelContext(count: count, body: body)
         withUnsafeMutablePointer(to: &context) { pointer in
-            GOMP_parallel({ raw in
+            ompFork(threads: threads, context: pointer) { raw in
                 guard let context = raw?.assumingMemoryBound(to: ParallelContext.self).pointee else { return }
-                let thread = Int(omp_get_thread_num()), threads = Int(omp_get_num_threads())
+                let (thread, threads) = ompThread()
                 let start = context.count * thread / threads, end = context.count * (thread + 1) / threads
                 if start < end { context.body(start..<end) }
-            }, pointer, UInt32(threads), 0)
+            }
         }
     }
 }
