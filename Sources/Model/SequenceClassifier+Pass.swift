@@ -8,6 +8,8 @@ extension SequenceClassifier {
     /// The activations are kept for `backward`.
     @discardableResult
     public func forward(_ batch: TokenBatch, dropoutSeed: UInt64? = nil) -> [Float] {
+        // Callers check inputs with `checkCompatible`; this guards the tables against a bug.
+        precondition(batch.layout.sequence <= config.maxPositions, "sentence longer than max_position_embeddings")
         activations.batch = batch
         activations.dropout = dropoutSeed != nil
         embeddingsForward(batch, dropoutSeed: dropoutSeed.map { splitMix64($0) })

@@ -51,6 +51,11 @@ public final class Pipeline {
         var train = try Dataset.load(config.train, options: options)
         options.labelNames = train.labelNames
         let tokenizer = try BertTokenizer.load(directory: config.teacher)
+        try probe.model.checkCompatible(with: tokenizer, directory: config.teacher)
+        let maxLength = probe.model.fittedLength(config.maxLength)
+        if maxLength < config.maxLength {
+            log("max_length \(config.maxLength) cut to \(maxLength), the teacher's max_position_embeddings")
+        }
         if train.skippedRows > 0 { log("\(config.train): skipped \(train.skippedRows) bad rows") }
         if let limit = config.maxTrainExamples, limit < train.texts.count {
             let (sample, _) = try train.split(heldOutFraction: 1 - Double(limit) / Double(train.texts.count), seed: config.seed)
@@ -63,9 +68,9 @@ public final class Pipeline {
             (train, validation) = try train.split(heldOutFraction: config.heldOut, seed: config.seed)
         }
         let evalSets = try config.eval.map { try Dataset.load($0, options: options) }
-        let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: self.config.maxLength) }
+        let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: maxLength) }
         let trainData = encode(train), validationData = encode(validation)
-        log("data: \(trainData.count) training, \(validationData.count) validation examples, labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(config.maxLength) tokens")
+        log("data: \(trainData.count) training, \(validationData.count) validation examples, labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
 
         // Teacher.
         var teacher = try SequenceClassifier.load(directory: config.teacher, seed: config.seed,

@@ -13,9 +13,12 @@ import Training
 
 /// `count` batches of real sentences from `data`, in a seeded shuffled order, tokenized by the
 /// model's tokenizer (tokenization is outside every timer).
-func benchBatches(model: String, data: String, labelCount: Int, batchSize: Int, count: Int,
+func benchBatches(model: String, classifier: SequenceClassifier, data: String, batchSize: Int, count: Int,
                   maxLength: Int, seed: UInt64) throws -> [(TokenBatch, [Int32])] {
+    let labelCount = classifier.config.labelCount
     let tokenizer = try BertTokenizer.load(directory: model)
+    try classifier.checkCompatible(with: tokenizer, directory: model)
+    let maxLength = classifier.fittedLength(maxLength)
     let sentences = try Dataset.load(data)
     if sentences.labelNames.count > labelCount {
         throw ModelError(file: data, "the data has \(sentences.labelNames.count) labels but the model's head has \(labelCount) (num_labels)")

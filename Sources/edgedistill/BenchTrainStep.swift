@@ -35,7 +35,7 @@ struct BenchTrainStep: ParsableCommand {
             let loaded = try SequenceClassifier.load(directory: model, seed: seed)
             let classifier = loaded.model
             let total = warmup + steps
-            let batches = try benchBatches(model: model, data: data, labelCount: classifier.config.labelCount,
+            let batches = try benchBatches(model: model, classifier: classifier, data: data,
                                            batchSize: batchSize, count: total, maxLength: maxLength, seed: seed)
             let optimizer = AdamW(model: classifier, learningRate: 5e-5, lazyEmbeddings: !denseAdam)
             let k = classifier.config.labelCount

@@ -28,7 +28,8 @@ struct Eval: ParsableCommand {
             let dataset = try Dataset.load(data, options: DatasetOptions(
                 textColumn: textColumn, labelColumn: labelColumn, skipBadRows: skipBadRows, labelNames: names))
             let tokenizer = try BertTokenizer.load(directory: model)
-            let encoded = EncodedDataset(dataset, tokenizer: tokenizer, maxLength: maxLength)
+            try loaded.model.checkCompatible(with: tokenizer, directory: model)
+            let encoded = EncodedDataset(dataset, tokenizer: tokenizer, maxLength: loaded.model.fittedLength(maxLength))
             let metrics = Evaluator.evaluate(loaded.model, on: encoded).metrics
             if json {
                 print(try jsonString(["accuracy": metrics.accuracy, "macro_f1": metrics.macroF1,

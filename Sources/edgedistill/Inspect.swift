@@ -15,6 +15,7 @@ struct Inspect: ParsableCommand {
         try reportingErrors {
             let loaded = try SequenceClassifier.load(directory: model)
             let tokenizer = try BertTokenizer.load(directory: model)
+            try loaded.model.checkCompatible(with: tokenizer, directory: model)
             let c = loaded.model.config
             var info: [String: Any] = [
                 "source_family": loaded.sourceFamily, "layers": c.layerCount, "hidden_size": c.hiddenSize,
@@ -26,7 +27,7 @@ struct Inspect: ParsableCommand {
             if logits {
                 var lines: [String] = []
                 while let line = readLine() { lines.append(line) }
-                let batch = TokenBatch(sequences: lines.map { tokenizer.encode($0, maxLength: 128) })
+                let batch = TokenBatch(sequences: lines.map { tokenizer.encode($0, maxLength: loaded.model.fittedLength(128)) })
                 let values = lines.isEmpty ? [] : loaded.model.forward(batch)
                 info["logits"] = (0..<lines.count).map { Array(values[($0 * c.labelCount)..<(($0 + 1) * c.labelCount)]).map(Double.init) }
             }

@@ -97,6 +97,25 @@ final class CommandLineTests: CLITestCase {
         try assertFails(["inspect", "--model", scratch.appendingPathComponent("nowhere").path], mentions: ["config.json"])
     }
 
+    func testVocabularyLargerThanTheModelIsRefused() throws {
+        let dir = try corrupt { dir in
+            let vocab = try String(contentsOfFile: dir + "/vocab.txt", encoding: .utf8)
+            let extra = (0..<30).map { "extra\($0)" }.joined(separator: "\n")
+            try (vocab + "\n" + extra).write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+        }
+        try assertFails(["inspect", "--model", dir], mentions: [dir, "vocab_size is 120"])
+    }
+
+    /// A sentence longer than the model's 64 positions is cut to fit instead of reading past the table.
+    func testSentencesLongerThanThePositionTableAreCut() throws {
+        let long = Array(repeating: "the good film", count: 40).joined(separator: " ")
+        let data = try tinyData([long + "\t1", "a bad movie\t0", long + " !\t2"])
+        let result = try run(["eval", "--model", try tinyModel(), "--data", data, "--json", "--max-length", "128"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(json?["examples"] as? Int, 3)
+    }
+
     // MARK: - Bad data
 
     func testBadDataRowNamesLine() throws {
