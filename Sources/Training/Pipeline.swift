@@ -67,7 +67,7 @@ public final class Pipeline {
         } else {
             (train, validation) = try train.split(heldOutFraction: config.heldOut, seed: config.seed)
         }
-        let evalSets = try config.eval.map { try Dataset.load($0, options: options) }
+        let evalSets = stages.contains(.evaluate) ? try config.eval.map { try Dataset.load($0, options: options) } : []
         let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: maxLength) }
         let trainData = encode(train), validationData = encode(validation)
         log("data: \(trainData.count) training, \(validationData.count) validation examples, labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
@@ -112,6 +112,7 @@ public final class Pipeline {
         guard stages.contains(.distill) else {
             let t = Evaluator.evaluate(teacher, on: validationData).metrics
             let report: [String: Any] = ["teacher": ["path": path("teacher"), "parameters": teacher.parameterCount,
+                                                     "size_bytes": diskSize(path("teacher/model.safetensors")),
                                                      "fine_tune_seconds": teacherSeconds],
                                          "validation": t.jsonObject]
             try writeJSON(report, to: path("report.json"))

@@ -97,8 +97,9 @@ func summary(_ report: [String: Any], out: String) -> String {
     for role in ["teacher", "student"] {
         guard let r = report[role] as? [String: Any] else { continue }
         let size = Double(r["size_bytes"] as? Int ?? 0) / 1e6
-        let parameters = Double(r["parameters"] as? Int ?? 0) / 1e6
-        lines.append(String(format: "%@: %.1f M parameters, %.1f MB", role, parameters, size))
+        let parameters = r["parameters"] as? Int ?? 0
+        lines.append(String(format: "%@: %@ parameters, %.2f MB", role,
+                            parameters.formatted(.number.grouping(.automatic)) as NSString, size))
     }
     for e in report["evaluations"] as? [[String: Any]] ?? [] {
         let t = (e["teacher"] as? [String: Any])?["accuracy"] as? Double ?? 0
