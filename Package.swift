@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "CChecksum", path: "Sources/CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimize),
-        .target(name: "Training", dependencies: ["Model", "Kernels"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Model", "Kernels", "Collective"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [
             "Training", "Model", "Kernels", "Collective",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -40,7 +40,7 @@ let package = Package(
         ], swiftSettings: optimize),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "Kernels"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Collective"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Model", "edgedistill"]),
     ],

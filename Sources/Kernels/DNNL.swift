@@ -1,4 +1,5 @@
 import CDNNL
+import Synchronization
 
 // The one file at the oneDNN (and OpenMP) boundary: every C call goes through here, status codes
 // become typed Swift errors, and the engine, stream, thread count, the sgemm call, the matmul
@@ -115,7 +116,15 @@ final class MatmulPrimitive: @unchecked Sendable {
         for memory in memories { dnnl_memory_destroy(memory) }
     }
 
+    /// The memory objects' data handles are swapped per call, so two threads must not run one
+    /// primitive at once.
+    private let lock = Mutex(())
+
     func run(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) throws {
+        try lock.withLock { _ in try runLocked(a: a, b: b, c: c) }
+    }
+
+    private func runLocked(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) throws {
         let runtime = try DNNLRuntime.get()
         try check(dnnl_memory_set_data_handle(memories[0], UnsafeMutableRawPointer(mutating: a)), "bind A")
         try check(dnnl_memory_set_data_handle(memories[1], UnsafeMutableRawPointer(mutating: b)), "bind B")

@@ -60,6 +60,12 @@ public final class SequenceClassifier {
         touchedRows.removeAll(keepingCapacity: true)
     }
 
+    /// Counts `rows` as written (their gradients were filled in from elsewhere, e.g. other workers),
+    /// so `zeroGradients()` clears them and lazy optimizers update them.
+    public func markTouched<Rows: Sequence>(_ rows: Rows) where Rows.Element == Int32 {
+        touchedRows.formUnion(rows)
+    }
+
     /// The word-embedding rows written by backward passes since the last `zeroGradients()`, sorted.
     public var touchedEmbeddingRows: [Int32] { touchedRows.sorted() }
 

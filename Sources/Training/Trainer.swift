@@ -1,3 +1,4 @@
+import Collective
 import Foundation
 import Kernels
 import Model
@@ -65,6 +66,9 @@ public final class Trainer {
     let onBest: (SequenceClassifier, ClassificationMetrics) throws -> Void
     public let progress: Progress
     public let logitCache: LogitCache?
+    /// Data parallelism: each step's batch is split between `communicator.worldSize` workers, whose
+    /// gradients are summed (each pre-scaled by its share) so every worker applies the same update.
+    public let communicator: Communicator
 
     var step = 0
     /// The batches of the epoch in progress (computing an epoch's order is O(examples)).
@@ -74,7 +78,7 @@ public final class Trainer {
 
     public init(model: SequenceClassifier, mode: Mode, train: EncodedDataset, validation: EncodedDataset?,
                 options: TrainingOptions, checkpointPath: String? = nil, metrics: MetricsLog? = nil,
-                label: String = "train",
+                label: String = "train", communicator: Communicator = LocalCommunicator(),
                 onBest: @escaping (SequenceClassifier, ClassificationMetrics) throws -> Void = { _, _ in }) {
         self.model = model
         self.mode = mode
@@ -85,8 +89,10 @@ public final class Trainer {
                                weightDecay: options.weightDecay, lazyEmbeddings: options.lazyEmbeddings)
         self.batcher = Batcher(count: train.sequences.count, batchSize: options.batchSize, seed: options.seed,
                                lengthBucketed: options.lengthBucketed, lengths: train.sequences.map(\.count))
-        self.checkpointPath = checkpointPath
-        self.metrics = metrics
+        self.communicator = communicator
+        // Only the first worker writes checkpoints and metrics.
+        self.checkpointPath = communicator.rank == 0 ? checkpointPath : nil
+        self.metrics = communicator.rank == 0 ? metrics : nil
         self.onBest = onBest
         if case .distill(let teacher, _, _) = mode, options.hiddenWeight == 0 {
             logitCache = LogitCache(count: train.sequences.count, classes: teacher.config.labelCount)
@@ -94,6 +100,7 @@ public final class Trainer {
             logitCache = nil
         }
         progress = Progress(label: label, total: min(options.maxSteps ?? Int.max, batcher.batchCount * options.epochs))
+        progress.quiet = communicator.rank != 0
     }
 
     var stepsPerEpoch: Int { batcher.batchCount }
@@ -132,7 +139,7 @@ public final class Trainer {
         let total = totalSteps
         while step < min(total, until ?? Int.max) {
             let indices = batchIndices(step: step)
-            let value = trainStep(indices)
+            let value = try trainStep(indices)
             lastLoss = value.total
             step += 1
             examples += indices.count
@@ -161,9 +168,18 @@ public final class Trainer {
                                examplesPerSecond: Double(examples) / max(seconds, 1e-9), seconds: seconds)
     }
 
-    /// One update on the examples `indices`.
+    /// One update on the examples `globalIndices` (this worker takes its contiguous share of them).
     @discardableResult
-    func trainStep(_ indices: [Int]) -> DistillationLoss.Value {
+    func trainStep(_ globalIndices: [Int]) throws -> DistillationLoss.Value {
+        let (rank, world) = (communicator.rank, communicator.worldSize)
+        let indices = Array(globalIndices[(globalIndices.count * rank / world)..<(globalIndices.count * (rank + 1) / world)])
+        guard !indices.isEmpty else {
+            model.zeroGradients()
+            return try finishStep(DistillationLoss.Value(total: 0, crossEntropy: 0, kl: 0, gradient: []))
+        }
+        // Losses are means over this worker's examples; scaled by its share, the sum over workers
+        // is the mean over the whole batch, as one worker would have computed it.
+        let share = Float(indices.count) / Float(globalIndices.count)
         let (batch, labels) = batcher.batch(indices, from: train)
         let k = model.config.labelCount
         let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(step) &* 0x9E37))
@@ -185,13 +201,32 @@ public final class Trainer {
                 // MSE between student layer i's output and that of the teacher layer it came from.
                 for (i, t) in layers.enumerated() {
                     let s = model.hiddenStates(after: i + 1), h = teacher.hiddenStates(after: t + 1)
-                    let scale = 2 * options.hiddenWeight / Float(s.count * layers.count)
+                    let scale = 2 * options.hiddenWeight * share / Float(s.count * layers.count)
                     hiddenGradients[i + 1] = zip(s, h).map { scale * ($0 - $1) }
                 }
             }
         }
         model.zeroGradients()
-        model.backward(value.gradient, hiddenGradients: hiddenGradients)
+        model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients)
+        return try finishStep(DistillationLoss.Value(total: value.total * share, crossEntropy: value.crossEntropy * share,
+                                                     kl: value.kl * share, gradient: value.gradient))
+    }
+
+    /// Sums gradients (and the losses, already scaled by each worker's share) over the workers,
+    /// then applies the update. Word-embedding rows touched by any worker are updated by all.
+    func finishStep(_ local: DistillationLoss.Value) throws -> DistillationLoss.Value {
+        var value = local
+        if communicator.worldSize > 1 {
+            var shared = [Float](repeating: 0, count: model.config.vocabularySize + 3)
+            for row in model.touchedEmbeddingRows { shared[Int(row)] = 1 }
+            let v = model.config.vocabularySize
+            shared[v] = local.total; shared[v + 1] = local.crossEntropy; shared[v + 2] = local.kl
+            try shared.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+            model.markTouched((0..<v).lazy.filter { shared[$0] > 0 }.map { Int32($0) })
+            try communicator.allReduceSum(model.gradients.buffer)
+            value = DistillationLoss.Value(total: shared[v], crossEntropy: shared[v + 1], kl: shared[v + 2],
+                                           gradient: local.gradient)
+        }
         optimizer.learningRate = schedule.rate(at: step)
         optimizer.update(model)
         return value
@@ -208,7 +243,7 @@ public final class Trainer {
         if bestAccuracy.map({ result.metrics.accuracy > $0 }) ?? true {
             bestAccuracy = result.metrics.accuracy
             bestStep = step
-            try onBest(model, result.metrics)
+            if communicator.rank == 0 { try onBest(model, result.metrics) }
         }
     }
 }

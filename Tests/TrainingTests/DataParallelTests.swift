@@ -1,0 +1,115 @@
+import Collective
+import Foundation
+import XCTest
+@testable import Model
+@testable import Training
+
+/// Data-parallel training: 2 and 3 workers (threads here, joined by the ZeroMQ ring over inproc)
+/// splitting each batch of 16 end with the weights of 1 worker taking the whole batch.
+final class DataParallelTests: XCTestCase {
+    static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/models")
+
+    /// The tiny teacher with dropout off (masks depend on a sentence's place in the batch).
+    func teacher() throws -> SequenceClassifier {
+        let source = Self.models.appendingPathComponent("teacher").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("edgedistill-dp-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as? [String: Any] ?? [:]
+        for key in ["dropout", "attention_dropout", "seq_classif_dropout"] { json[key] = 0.0 }
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        try FileManager.default.copyItem(atPath: source + "/model.safetensors", toPath: dir + "/model.safetensors")
+        return try SequenceClassifier.load(directory: dir).model
+    }
+
+    func data() -> EncodedDataset {
+        var rng = NormalGenerator(seed: 12)
+        var sequences: [[Int32]] = [], labels: [Int32] = []
+        for _ in 0..<100 {
+            let length = 2 + Int(rng.nextUniform() * 12)
+            sequences.append([2] + (0..<length).map { _ in Int32(5 + Int(rng.nextUniform() * 110)) } + [3])
+            labels.append(Int32(rng.nextUniform() * 3))
+        }
+        return EncodedDataset(sequences: sequences, labels: labels)
+    }
+
+    func train(_ communicator: Communicator, steps: Int) throws -> SequenceClassifier {
+        let t = try teacher()
+        var options = TrainingOptions()
+        options.batchSize = 16
+        options.learningRate = 1e-4
+        options.evalEvery = 0
+        let trainer = Trainer(model: try t.student(layers: [0, 2]),
+                              mode: .distill(teacher: t, loss: DistillationLoss(), layers: [0, 2]),
+                              train: data(), validation: nil, options: options, communicator: communicator)
+        trainer.progress.quiet = true
+        _ = try trainer.run(until: steps)
+        return trainer.model
+    }
+
+    /// What the worker threads hand back.
+    final class Results: @unchecked Sendable {
+        let lock = NSLock()
+        var models: [SequenceClassifier?]
+        var failures: [String] = []
+        init(_ world: Int) { models = [SequenceClassifier?](repeating: nil, count: world) }
+    }
+
+    /// ||a - b|| / ||b|| over the parameter arena, leaving out the key-projection biases: their
+    /// gradient is exactly zero in exact arithmetic (softmax ignores a constant added to a row of
+    /// scores), so it is rounding noise, which Adam turns into steps of +-lr whose sign depends on
+    /// the order gradients were summed in. They cannot change any output.
+    func normRelative(_ model: SequenceClassifier, _ reference: SequenceClassifier) -> Double {
+        let (a, b) = (model.parameters, reference.parameters)
+        var excluded = Set<Int>()
+        for entry in model.layout.entries where entry.name.hasSuffix("k_lin.bias") {
+            excluded.formUnion(entry.offset..<(entry.offset + entry.count))
+        }
+        var diff = 0.0, norm = 0.0
+        for i in 0..<b.count where !excluded.contains(i) {
+            diff += Double(a.buffer[i] - b.buffer[i]) * Double(a.buffer[i] - b.buffer[i])
+            norm += Double(b.buffer[i]) * Double(b.buffer[i])
+        }
+        return (diff / norm).squareRoot()
+    }
+
+    func testWorkersMatchOneWorker() throws {
+        let steps = 9   // crosses an epoch boundary (7 batches per epoch) so cached logits are used too
+        let single = try train(LocalCommunicator(), steps: steps)
+        for world in [2, 3] {
+            let context = try ZMQContext()
+            let endpoints = (0..<world).map { "inproc://dp-\(world)-\($0)-\(UUID().uuidString)" }
+            let results = Results(world)
+            let group = DispatchGroup()
+            for rank in 0..<world {
+                group.enter()
+                Thread.detachNewThread {
+                    defer { group.leave() }
+                    do {
+                        let ring = try RingCommunicator(rank: rank, endpoints: endpoints, context: context,
+                                                        options: .init(timeout: 60))
+                        defer { ring.close() }
+                        let model = try self.train(ring, steps: steps)
+                        results.lock.withLock { results.models[rank] = model }
+                    } catch {
+                        results.lock.withLock { results.failures.append("rank \(rank): \(error)") }
+                    }
+                }
+            }
+            group.wait()
+            XCTAssertEqual(results.failures, [])
+            let trained = results.models.compactMap { $0 }
+            XCTAssertEqual(trained.count, world)
+            guard let first = trained.first else { continue }
+            for model in trained {
+                XCTAssertEqual(model.parameters.checksum(), first.parameters.checksum(), "workers hold different weights")
+            }
+            let error = normRelative(first, single)
+            print("data parallel: \(world) workers vs 1 after \(steps) steps: relative difference \(error)")
+            XCTAssertLessThan(error, 1e-5)
+            XCTAssertNotEqual(first.parameters.checksum(), try teacher().student(layers: [0, 2]).parameters.checksum(),
+                              "training must have moved the weights")
+        }
+    }
+}
