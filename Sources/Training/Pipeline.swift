@@ -11,6 +11,8 @@ import Model
 public final class Pipeline {
     public let config: PipelineConfig
     let log: (String) -> Void
+    /// Runs a training phase somewhere else (a coordinator's workers); nil: in this process.
+    public var executor: PhaseExecutor?
 
     public init(config: PipelineConfig, log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
         self.config = config
@@ -95,12 +97,14 @@ public final class Pipeline {
             o.seed = config.seed
             o.lengthBucketed = config.lengthBucketed
             log("teacher: fine-tuning \(config.teacher) (\(config.finetune.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate))")
+            let job = TrainingJob(phase: "teacher", modelFolder: config.teacher, labelNames: train.labelNames,
+                                  seed: config.seed, options: o)
             let trainer = Trainer(model: teacher, mode: .fineTune, train: trainData, validation: validationData,
                                   options: o, checkpointPath: path("checkpoints/teacher.ckpt"), metrics: metrics,
                                   label: "teacher") { [self] model, _ in
                 try model.saveFolder(path("teacher"), vocabularyFrom: config.teacher)
             }
-            let summary = try runInterruptible(trainer, phase: "teacher", resume: resume)
+            let summary = try runInterruptible(trainer, job: job, resume: resume)
             teacherSeconds = summary.seconds
             teacher = try SequenceClassifier.load(directory: path("teacher")).model
             log(String(format: "teacher: best validation accuracy %.4f at step %d", summary.bestAccuracy ?? 0, summary.bestStep ?? 0))
@@ -134,13 +138,16 @@ public final class Pipeline {
         o.hiddenWeight = Float(config.distill.hiddenWeight)
         log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
+        let job = TrainingJob(phase: "student", modelFolder: path("teacher"), labelNames: train.labelNames,
+                              seed: config.seed, options: o, studentLayers: layers,
+                              temperature: config.distill.temperature, alpha: config.distill.alpha)
         let distiller = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
                                 train: trainData, validation: validationData, options: o,
                                 checkpointPath: path("checkpoints/student.ckpt"), metrics: metrics,
                                 label: "student") { [self] model, _ in
             try model.saveFolder(path("student"), vocabularyFrom: config.teacher)
         }
-        let distilled = try runInterruptible(distiller, phase: "student", resume: resume)
+        let distilled = try runInterruptible(distiller, job: job, resume: resume)
         let best = try SequenceClassifier.load(directory: path("student")).model
         state["student_done"] = true
         try writeJSON(state, to: path("state.json"))
@@ -174,13 +181,14 @@ public final class Pipeline {
 
     /// Runs a trainer; `EDGEDISTILL_CRASH_AFTER=PHASE:STEP` (fault injection for tests) stops the
     /// process's work right after that step of that phase, as a kill would, with nothing cleaned up.
-    func runInterruptible(_ trainer: Trainer, phase: String, resume: Bool) throws -> TrainingSummary {
+    func runInterruptible(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {
+        if let executor { return try executor.train(trainer, job: job, resume: resume) }
         let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_CRASH_AFTER"]?.split(separator: ":")
-        guard let fault, fault.count == 2, fault[0] == phase, let step = Int(fault[1]) else {
+        guard let fault, fault.count == 2, fault[0] == job.phase, let step = Int(fault[1]) else {
             return try trainer.run(resume: resume)
         }
         _ = try trainer.run(resume: resume, until: step)
-        throw ModelError("stopped after \(phase) step \(step) (EDGEDISTILL_CRASH_AFTER)")
+        throw ModelError("stopped after \(job.phase) step \(step) (EDGEDISTILL_CRASH_AFTER)")
     }
 
     func configJSON() throws -> [String: Any] {

@@ -4,7 +4,7 @@ import Kernels
 import Model
 
 /// Options of a training run (fine-tuning a teacher or distilling a student).
-public struct TrainingOptions: Sendable {
+public struct TrainingOptions: Sendable, Codable {
     public var epochs = 3
     public var batchSize = 16
     public var learningRate: Float = 5e-5
@@ -68,9 +68,11 @@ public final class Trainer {
     public let logitCache: LogitCache?
     /// Data parallelism: each step's batch is split between `communicator.worldSize` workers, whose
     /// gradients are summed (each pre-scaled by its share) so every worker applies the same update.
-    public let communicator: Communicator
+    public internal(set) var communicator: Communicator
 
-    var step = 0
+    public internal(set) var step = 0
+    /// Packed gradients for the all-reduce (touched embedding rows, then the rest), reused.
+    var packed: [Float] = []
     /// The batches of the epoch in progress (computing an epoch's order is O(examples)).
     var epochBatches: (epoch: Int, batches: [[Int]])?
     var bestAccuracy: Double?
@@ -103,9 +105,9 @@ public final class Trainer {
         progress.quiet = communicator.rank != 0
     }
 
-    var stepsPerEpoch: Int { batcher.batchCount }
+    public var stepsPerEpoch: Int { batcher.batchCount }
 
-    func batchIndices(step: Int) -> [Int] {
+    public func batchIndices(step: Int) -> [Int] {
         let epoch = step / stepsPerEpoch
         let batches: [[Int]]
         if let cached = epochBatches, cached.epoch == epoch {
@@ -116,7 +118,7 @@ public final class Trainer {
         }
         return batches[step % stepsPerEpoch]
     }
-    var totalSteps: Int { min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs) }
+    public var totalSteps: Int { min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs) }
 
     var schedule: LearningRateSchedule {
         let warmup = Int(options.warmupFraction * Double(totalSteps))
@@ -126,56 +128,108 @@ public final class Trainer {
             : .constant(options.learningRate)
     }
 
+    /// Restores the checkpoint when `resume` and one exists; true when it did.
+    @discardableResult
+    public func resumeIfPossible(_ resume: Bool) throws -> Bool {
+        guard resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) else { return false }
+        try restore(from: path)
+        progress.note("resumed from \(path) at step \(step)")
+        return true
+    }
+
     /// Trains to the end (or resumes from the checkpoint when `resume` and one exists).
     ///
     /// `until` stops early after that many steps in all, as an interruption would (tests use it).
     public func run(resume: Bool = false, until: Int? = nil) throws -> TrainingSummary {
-        if resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
-            try restore(from: path)
-            progress.note("resumed from \(path) at step \(step)")
-        }
-        let start = Date()
-        var lastLoss: Float = 0, examples = 0, windowStart = Date(), windowExamples = 0, windowTokens = 0
-        let total = totalSteps
-        while step < min(total, until ?? Int.max) {
+        try resumeIfPossible(resume)
+        var bookkeeping = StepBookkeeping()
+        while step < min(totalSteps, until ?? Int.max) {
             let indices = batchIndices(step: step)
             let value = try trainStep(indices)
-            lastLoss = value.total
-            step += 1
-            examples += indices.count
-            windowExamples += indices.count
-            windowTokens += indices.reduce(0) { $0 + train.sequences[$1].count }
-            if step % 10 == 0 || step == total {
-                let seconds = Date().timeIntervalSince(windowStart)
-                metrics?.append(["kind": "train", "step": step, "epoch": Double(step) / Double(stepsPerEpoch),
-                                 "loss": Double(value.total), "ce": Double(value.crossEntropy), "kl": Double(value.kl),
-                                 "lr": Double(optimizer.learningRate),
-                                 "examples_per_s": Double(windowExamples) / max(seconds, 1e-9),
-                                 "tokens_per_s": Double(windowTokens) / max(seconds, 1e-9)])
-                windowStart = Date(); windowExamples = 0; windowTokens = 0
-            }
-            progress.update(step, status: String(format: "loss %.4f", value.total))
-            let epochEnd = step % stepsPerEpoch == 0
-            if validation != nil, (options.evalEvery > 0 && step % options.evalEvery == 0) || epochEnd || step == total {
-                try evaluateAndKeepBest()
-            }
-            if let path = checkpointPath, options.checkpointEvery > 0, step % options.checkpointEvery == 0 {
-                try saveCheckpoint(to: path)
+            try finishStepBookkeeping(&bookkeeping, value: value, indices: indices) {
+                // One process: the weights evaluated and saved are these.
             }
         }
-        let seconds = Date().timeIntervalSince(start)
-        return TrainingSummary(steps: step, bestAccuracy: bestAccuracy, bestStep: bestStep, lastLoss: lastLoss,
-                               examplesPerSecond: Double(examples) / max(seconds, 1e-9), seconds: seconds)
+        return bookkeeping.summary(steps: step, trainer: self)
+    }
+
+    /// Running totals of a run, for metrics lines and the summary.
+    public struct StepBookkeeping {
+        let start = Date()
+        var lastLoss: Float = 0, examples = 0, windowStart = Date(), windowExamples = 0, windowTokens = 0
+
+        public init() {}
+
+        func summary(steps: Int, trainer: Trainer) -> TrainingSummary {
+            let seconds = Date().timeIntervalSince(start)
+            return TrainingSummary(steps: steps, bestAccuracy: trainer.bestAccuracy, bestStep: trainer.bestStep,
+                                   lastLoss: lastLoss, examplesPerSecond: Double(examples) / max(seconds, 1e-9),
+                                   seconds: seconds)
+        }
+    }
+
+    /// Everything after an update has been applied: the step count, metrics, progress, evaluation
+    /// and checkpoints. `synchronize` runs first whenever the model's weights are about to be read
+    /// (a coordinator fetches them from its workers there).
+    public func finishStepBookkeeping(_ b: inout StepBookkeeping, value: DistillationLoss.Value, indices: [Int],
+                                      synchronize: () throws -> Void) throws {
+        let total = totalSteps
+        b.lastLoss = value.total
+        step += 1
+        b.examples += indices.count
+        b.windowExamples += indices.count
+        b.windowTokens += indices.reduce(0) { $0 + train.sequences[$1].count }
+        if step % 10 == 0 || step == total {
+            let seconds = Date().timeIntervalSince(b.windowStart)
+            metrics?.append(["kind": "train", "step": step, "epoch": Double(step) / Double(stepsPerEpoch),
+                             "loss": Double(value.total), "ce": Double(value.crossEntropy), "kl": Double(value.kl),
+                             "lr": Double(optimizer.learningRate),
+                             "examples_per_s": Double(b.windowExamples) / max(seconds, 1e-9),
+                             "tokens_per_s": Double(b.windowTokens) / max(seconds, 1e-9)])
+            b.windowStart = Date(); b.windowExamples = 0; b.windowTokens = 0
+        }
+        progress.update(step, status: String(format: "loss %.4f", value.total))
+        let epochEnd = step % stepsPerEpoch == 0
+        let evaluate = validation != nil && ((options.evalEvery > 0 && step % options.evalEvery == 0) || epochEnd || step == total)
+        let checkpoint = checkpointPath != nil && options.checkpointEvery > 0 && step % options.checkpointEvery == 0
+        if evaluate || checkpoint { try synchronize() }
+        if evaluate { try evaluateAndKeepBest() }
+        if let path = checkpointPath, checkpoint { try saveCheckpoint(to: path) }
     }
 
     /// One update on the examples `globalIndices` (this worker takes its contiguous share of them).
     @discardableResult
     func trainStep(_ globalIndices: [Int]) throws -> DistillationLoss.Value {
+        let result = try reducedGradients(globalIndices)
+        applyUpdate()
+        return result.value
+    }
+
+    /// What one worker computed for a step, once gradients are summed over all workers.
+    public struct StepResult {
+        /// Losses of the whole batch (the sum over workers of each worker's share-weighted loss).
+        public var value: DistillationLoss.Value
+        /// The examples this worker computed (its share of the batch).
+        public var share: [Int]
+        /// Teacher logits this worker had to compute for its share, (share, K); nil when they were given or cached.
+        public var teacherLogits: [Float]?
+    }
+
+    /// This worker's share of a global batch: the `rank`-th of `worldSize` contiguous slices.
+    public func share(of globalIndices: [Int]) -> [Int] {
         let (rank, world) = (communicator.rank, communicator.worldSize)
-        let indices = Array(globalIndices[(globalIndices.count * rank / world)..<(globalIndices.count * (rank + 1) / world)])
+        return Array(globalIndices[(globalIndices.count * rank / world)..<(globalIndices.count * (rank + 1) / world)])
+    }
+
+    /// Forward and backward on this worker's share of `globalIndices`, then the gradients summed
+    /// over the workers; the update is not applied yet (`applyUpdate`). `teacherLogits`, when
+    /// given, are the teacher's logits for the share (a coordinator's cache).
+    public func reducedGradients(_ globalIndices: [Int], teacherLogits given: [Float]? = nil) throws -> StepResult {
+        let indices = share(of: globalIndices)
         guard !indices.isEmpty else {
             model.zeroGradients()
-            return try finishStep(DistillationLoss.Value(total: 0, crossEntropy: 0, kl: 0, gradient: []))
+            let value = try reduce(DistillationLoss.Value(total: 0, crossEntropy: 0, kl: 0, gradient: []))
+            return StepResult(value: value, share: [], teacherLogits: nil)
         }
         // Losses are means over this worker's examples; scaled by its share, the sum over workers
         // is the mean over the whole batch, as one worker would have computed it.
@@ -184,17 +238,21 @@ public final class Trainer {
         let k = model.config.labelCount
         let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(step) &* 0x9E37))
         var hiddenGradients: [Int: [Float]] = [:]
+        var computed: [Float]?
         let value: DistillationLoss.Value
         switch mode {
         case .fineTune:
             value = DistillationLoss.crossEntropy(logits: logits, labels: labels, classes: k)
         case .distill(let teacher, let loss, let layers):
             let teacherLogits: [Float]
-            if let cache = logitCache, let cached = cache.lookup(indices) {
+            if let given, given.count == indices.count * k, options.hiddenWeight == 0 {
+                teacherLogits = given
+            } else if let cache = logitCache, let cached = cache.lookup(indices) {
                 teacherLogits = cached
             } else {
                 teacherLogits = teacher.forward(batch)
                 logitCache?.store(teacherLogits, for: indices)
+                computed = teacherLogits
             }
             value = loss(student: logits, teacher: teacherLogits, labels: labels, classes: k)
             if options.hiddenWeight > 0 {
@@ -208,28 +266,54 @@ public final class Trainer {
         }
         model.zeroGradients()
         model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients)
-        return try finishStep(DistillationLoss.Value(total: value.total * share, crossEntropy: value.crossEntropy * share,
-                                                     kl: value.kl * share, gradient: value.gradient))
+        let reduced = try reduce(DistillationLoss.Value(total: value.total * share, crossEntropy: value.crossEntropy * share,
+                                                        kl: value.kl * share, gradient: value.gradient))
+        return StepResult(value: reduced, share: indices, teacherLogits: computed)
     }
 
-    /// Sums gradients (and the losses, already scaled by each worker's share) over the workers,
-    /// then applies the update. Word-embedding rows touched by any worker are updated by all.
-    func finishStep(_ local: DistillationLoss.Value) throws -> DistillationLoss.Value {
-        var value = local
-        if communicator.worldSize > 1 {
-            var shared = [Float](repeating: 0, count: model.config.vocabularySize + 3)
-            for row in model.touchedEmbeddingRows { shared[Int(row)] = 1 }
-            let v = model.config.vocabularySize
-            shared[v] = local.total; shared[v + 1] = local.crossEntropy; shared[v + 2] = local.kl
-            try shared.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-            model.markTouched((0..<v).lazy.filter { shared[$0] > 0 }.map { Int32($0) })
-            try communicator.allReduceSum(model.gradients.buffer)
-            value = DistillationLoss.Value(total: shared[v], crossEntropy: shared[v + 1], kl: shared[v + 2],
-                                           gradient: local.gradient)
+    /// Sums gradients (and the losses, already scaled by each worker's share) over the workers.
+    ///
+    /// Word-embedding gradients travel as touched rows only: the workers first agree on the union
+    /// of the rows any of them touched (a 0/1 mask over the vocabulary, summed), then all-reduce
+    /// those rows packed together with every other gradient, a few hundred rows instead of the
+    /// whole (V, C) matrix.
+    func reduce(_ local: DistillationLoss.Value) throws -> DistillationLoss.Value {
+        guard communicator.worldSize > 1 else { return local }
+        let v = model.config.vocabularySize, c = model.config.hiddenSize
+        var shared = [Float](repeating: 0, count: v + 3)
+        for row in model.touchedEmbeddingRows { shared[Int(row)] = 1 }
+        shared[v] = local.total; shared[v + 1] = local.crossEntropy; shared[v + 2] = local.kl
+        try shared.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        let rows = (0..<v).filter { shared[$0] > 0 }
+        model.markTouched(rows.lazy.map { Int32($0) })
+        let words = model.layout["embeddings.word_embeddings.weight"]!
+        let rest = words.offset + words.count
+        let restCount = model.gradients.count - rest
+        let packedCount = rows.count * c + restCount + words.offset
+        if packed.count < packedCount { packed = [Float](repeating: 0, count: packedCount) }
+        let g = model.gradients.base
+        packed.withUnsafeMutableBufferPointer { p in
+            let base = p.baseAddress!
+            for (i, row) in rows.enumerated() { (base + i * c).update(from: g + words.offset + row * c, count: c) }
+            (base + rows.count * c).update(from: g + rest, count: restCount)
+            (base + rows.count * c + restCount).update(from: g, count: words.offset)
         }
+        try packed.withUnsafeMutableBufferPointer {
+            try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: $0[0..<packedCount]))
+        }
+        packed.withUnsafeBufferPointer { p in
+            let base = p.baseAddress!
+            for (i, row) in rows.enumerated() { (g + words.offset + row * c).update(from: base + i * c, count: c) }
+            (g + rest).update(from: base + rows.count * c, count: restCount)
+            g.update(from: base + rows.count * c + restCount, count: words.offset)
+        }
+        return DistillationLoss.Value(total: shared[v], crossEntropy: shared[v + 1], kl: shared[v + 2], gradient: local.gradient)
+    }
+
+    /// Applies the summed gradients with this step's learning rate.
+    public func applyUpdate() {
         optimizer.learningRate = schedule.rate(at: step)
         optimizer.update(model)
-        return value
     }
 
     func evaluateAndKeepBest() throws {
