@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, each importing only those below it:
 //   CDNNL, CZeroMQ (C libraries) -> Kernels (oneDNN), Collective (ZeroMQ)
-//   -> Model -> Training -> edgedistill (CLI)
+//   -> Model -> Training -> Cluster (coordinator, workers) -> edgedistill (CLI)
 // Kernels are plain loops over pointers: -Ounchecked drops overflow traps so LLVM vectorizes them,
 // and on x86-64 we target AVX2+FMA (Haswell and newer; every server and laptop of the last decade).
 #if arch(x86_64)
@@ -33,8 +33,9 @@ let package = Package(
         .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Model", "Kernels", "Collective"], swiftSettings: optimize),
+        .target(name: "Cluster", dependencies: ["Training", "Model", "Kernels", "Collective"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [
-            "Training", "Model", "Kernels", "Collective",
+            "Cluster", "Training", "Model", "Kernels", "Collective",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: optimize),
@@ -42,6 +43,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Collective"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Training", "Model", "Collective"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Model", "edgedistill"]),
     ],
     swiftLanguageModes: [.v5]

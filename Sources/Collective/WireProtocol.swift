@@ -119,6 +119,28 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case done = 11
     /// The sender failed; the payload says why.
     case error = 12
+    /// A worker has set up its job and bound its ring listener (coordinator control).
+    case ready = 13
+    /// Bind a new ring listener for the next ring (membership changed).
+    case prepareRing = 14
+    /// The ring: this worker's rank and every rank's endpoint.
+    case ring = 15
+    /// Compute one step on your share of this batch.
+    case step = 16
+    /// A worker's gradients for a step are summed over the ring; the losses, its share.
+    case reduced = 17
+    /// Apply the summed update of a step (optionally reporting the parameter checksum after it).
+    case commit = 18
+    /// Forget the pending update of a step: it will be redone.
+    case abort = 19
+    /// Send your training state.
+    case stateRequest = 20
+    /// A parameter-arena checksum after a step.
+    case checksum = 21
+    /// The run is over: exit.
+    case shutdown = 22
+    /// A worker's ring listener endpoint for a new ring.
+    case ringEndpoint = 23
 }
 
 /// The fixed header of a frame that has passed every check: magic, version, lengths, checksum,

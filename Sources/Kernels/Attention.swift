@@ -52,7 +52,7 @@ public func attentionForward(
     _ saved: AttentionSaved,
     _ qkv: UnsafePointer<Float>,               // (N, 3C): q | k | v per row
     _ layout: PackedBatch, heads: Int, headSize: Int,
-    dropout: Float = 0, seed: UInt64 = 0
+    dropout: Float = 0, seed: UInt64 = 0, firstSentence: Int = 0
 ) {
     let (b, t, hs, c) = (layout.batch, layout.sequence, headSize, heads * headSize)
     let g = b * heads
@@ -87,7 +87,8 @@ public func attentionForward(
     }
     var weights = UnsafePointer(saved.probs)
     if dropout > 0, let mask = saved.dropMask, let dropped = saved.dropped {
-        dropoutForward(dropped, mask, saved.probs, count: g * t * t, probability: dropout, seed: seed)
+        dropoutForwardGrid(dropped, mask, saved.probs, matrices: g, side: t, probability: dropout, seed: seed,
+                           firstMatrix: firstSentence * heads)
         weights = UnsafePointer(dropped)
     }
     // Context (G, T, HS), then scattered back to packed rows.

@@ -1,22 +1,50 @@
 // Shapes: N elements. The mask is a pure function of (seed, index), so a step replays exactly
-// after a resume and the same seed gives the same mask whatever the thread count.
+// after a resume and the same seed gives the same mask whatever the thread count. `offset` shifts
+// the index: a worker computing rows r0.. of a batch passes r0 * width, so it draws the very mask
+// one process computing the whole batch would draw for those rows.
 
 /// out = inp * mask with mask[i] = 1/(1-p) with probability 1-p, else 0. out may alias inp.
 public func dropoutForward(
     _ out: UnsafeMutablePointer<Float>,        // (N)
     _ mask: UnsafeMutablePointer<Float>,       // (N) saved for the backward pass
     _ inp: UnsafePointer<Float>,               // (N)
-    count: Int, probability: Float, seed: UInt64
+    count: Int, probability: Float, seed: UInt64, offset: Int = 0
 ) {
     let keep = 1 / (1 - probability)
     // Compare 24 random bits against p * 2^24.
     let threshold = UInt64(Double(probability) * 16_777_216)
     parallelFor(count) { range in
         for i in range {
-            let r = splitMix64(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15) >> 40
+            let r = splitMix64(seed &+ UInt64(offset + i) &* 0x9E37_79B9_7F4A_7C15) >> 40
             let m: Float = r < threshold ? 0 : keep
             mask[i] = m
             out[i] = inp[i] * m
+        }
+    }
+}
+
+/// Dropout over G matrices of (T, T), each element's mask drawn from its place in a fixed grid
+/// of `gridSide` x `gridSide` per matrix, matrices numbered from `firstMatrix`: the mask of a
+/// sentence's attention then depends neither on the padded length T of its batch nor on which
+/// other sentences share the batch. out may alias inp.
+public func dropoutForwardGrid(
+    _ out: UnsafeMutablePointer<Float>,        // (G, T, T)
+    _ mask: UnsafeMutablePointer<Float>,       // (G, T, T)
+    _ inp: UnsafePointer<Float>,               // (G, T, T)
+    matrices g: Int, side t: Int, probability: Float, seed: UInt64, firstMatrix: Int = 0, gridSide: Int = 4096
+) {
+    let keep = 1 / (1 - probability)
+    let threshold = UInt64(Double(probability) * 16_777_216)
+    parallelFor(g * t, minimumPerThread: 64) { range in
+        for row in range {
+            let (matrix, i) = row.quotientAndRemainder(dividingBy: t)
+            let origin = ((firstMatrix + matrix) * gridSide + i) * gridSide
+            for j in 0..<t {
+                let r = splitMix64(seed &+ UInt64(origin + j) &* 0x9E37_79B9_7F4A_7C15) >> 40
+                let m: Float = r < threshold ? 0 : keep
+                mask[row * t + j] = m
+                out[row * t + j] = inp[row * t + j] * m
+            }
         }
     }
 }

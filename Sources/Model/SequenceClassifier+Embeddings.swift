@@ -22,7 +22,7 @@ extension SequenceClassifier {
                          rows: n, features: c, epsilon: Float(config.layerNormEpsilon))
         if let seed = dropoutSeed, config.hiddenDropout > 0 {
             dropoutForward(out, a.embeddingMask.reserve(n * c), out, count: n * c,
-                           probability: Float(config.hiddenDropout), seed: seed)
+                           probability: Float(config.hiddenDropout), seed: seed, offset: batch.origin.tokens * c)
         }
     }
 

@@ -25,7 +25,7 @@ extension SequenceClassifier {
         }
         if let seed = dropoutSeed, config.classifierDropout > 0 {
             dropoutForward(act, a.headMask.reserve(b * c), act, count: b * c,
-                           probability: Float(config.classifierDropout), seed: seed &+ 3)
+                           probability: Float(config.classifierDropout), seed: seed &+ 3, offset: batch.origin.sentences * c)
         }
         linearForward(a.logits.reserve(b * k), act, parameter("classifier.weight"),
                       parameter("classifier.bias"), rows: b, inputs: c, outputs: k)

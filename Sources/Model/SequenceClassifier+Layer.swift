@@ -25,7 +25,7 @@ extension SequenceClassifier {
             scratch: a.attentionScratch.reserve(AttentionSaved.scratchCount(matrices: g, sequence: t, headSize: config.headSize)))
         let context = s.context.reserve(n * c)
         attentionForward(context, saved, qkv, batch.layout, heads: nh, headSize: config.headSize,
-                         dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1)
+                         dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1, firstSentence: batch.origin.sentences)
         let r1 = s.residual1.reserve(n * c)
         linearForward(r1, context, w.outWeight, w.outBias, rows: n, inputs: c, outputs: c)
         add(r1, x, count: n * c)
@@ -40,7 +40,7 @@ extension SequenceClassifier {
         linearForward(r2, act, w.ffn2Weight, w.ffn2Bias, rows: n, inputs: f, outputs: c)
         if let seed = dropoutSeed, config.hiddenDropout > 0 {
             dropoutForward(r2, s.ffnMask.reserve(n * c), r2, count: n * c,
-                           probability: Float(config.hiddenDropout), seed: seed &+ 2)
+                           probability: Float(config.hiddenDropout), seed: seed &+ 2, offset: batch.origin.tokens * c)
         }
         add(r2, h1, count: n * c)
         layerNormForward(s.output.reserve(n * c), s.mean2.reserve(n), s.rstd2.reserve(n), r2,

@@ -7,6 +7,10 @@ public struct TokenBatch: Sendable {
     public let ids: [Int32]        // (N) token ids, sentence after sentence
     public let positions: [Int32]  // (N) position of each token in its sentence
     public let layout: PackedBatch
+    /// Where this batch starts within a larger batch that workers share: sentences and tokens
+    /// before it. Dropout masks are drawn by position in that larger batch, so a worker's share
+    /// gets the masks one process training on the whole batch would use.
+    public var origin = (sentences: 0, tokens: 0)
 
     public var batchSize: Int { layout.batch }
     public var tokenCount: Int { ids.count }

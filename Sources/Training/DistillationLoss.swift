@@ -15,6 +15,13 @@ public struct DistillationLoss: Sendable {
         public let total: Float, crossEntropy: Float, kl: Float
         /// d total / d student logits, (B, K).
         public let gradient: [Float]
+
+        public init(total: Float, crossEntropy: Float, kl: Float, gradient: [Float]) {
+            self.total = total
+            self.crossEntropy = crossEntropy
+            self.kl = kl
+            self.gradient = gradient
+        }
     }
 
     public func callAsFunction(student: [Float], teacher: [Float], labels: [Int32], classes: Int) -> Value {

@@ -160,7 +160,7 @@ public final class Trainer {
 
         public init() {}
 
-        func summary(steps: Int, trainer: Trainer) -> TrainingSummary {
+        public func summary(steps: Int, trainer: Trainer) -> TrainingSummary {
             let seconds = Date().timeIntervalSince(start)
             return TrainingSummary(steps: steps, bestAccuracy: trainer.bestAccuracy, bestStep: trainer.bestStep,
                                    lastLoss: lastLoss, examplesPerSecond: Double(examples) / max(seconds, 1e-9),
@@ -234,7 +234,9 @@ public final class Trainer {
         // Losses are means over this worker's examples; scaled by its share, the sum over workers
         // is the mean over the whole batch, as one worker would have computed it.
         let share = Float(indices.count) / Float(globalIndices.count)
-        let (batch, labels) = batcher.batch(indices, from: train)
+        var (batch, labels) = batcher.batch(indices, from: train)
+        let first = globalIndices.count * communicator.rank / communicator.worldSize
+        batch.origin = (first, globalIndices[..<first].reduce(0) { $0 + train.sequences[$1].count })
         let k = model.config.labelCount
         let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(step) &* 0x9E37))
         var hiddenGradients: [Int: [Float]] = [:]

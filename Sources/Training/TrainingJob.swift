@@ -1,3 +1,4 @@
+import Collective
 import Foundation
 import Model
 
@@ -105,4 +106,19 @@ extension Trainer {
 
     /// Checksum of the parameter arena (bit-identical weights give equal checksums).
     public var parameterChecksum: UInt64 { model.parameters.checksum() }
+}
+
+extension Trainer {
+    /// Uses `communicator` from the next step on (a worker joined a new ring).
+    public func use(_ communicator: Communicator) {
+        self.communicator = communicator
+    }
+
+    /// The training set this trainer draws batches from.
+    public var trainingSet: EncodedDataset { train }
+}
+
+extension Trainer {
+    /// The metrics log (rank 0 only).
+    public var metricsLog: MetricsLog? { metrics }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Training
 import Yams
@@ -116,11 +117,57 @@ func summary(_ report: [String: Any], out: String) -> String {
 /// `edgedistill run`: the whole single-node pipeline.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fine-tune the teacher if needed, distil a student, evaluate both, write the run folder.")
+        abstract: "Fine-tune the teacher if needed, distil a student, evaluate both, write the run folder.",
+        discussion: """
+            --workers N trains with N local worker processes (a coordinator in this process). Under a \
+            launcher (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, or SLURM_PROCID/SLURM_NTASKS with \
+            MASTER_ADDR), rank 0 coordinates and every rank runs one worker.
+            """)
 
     @OptionGroup var options: PipelineOptions
+    @Option(help: "Local worker processes (1: train in this process).") var workers = 1
+    @OptionGroup var security: SecurityOptions
+    @OptionGroup var membership: MembershipOptions
 
-    func run() throws { try options.execute([.fineTune, .distill, .evaluate]) }
+    func run() throws {
+        try reportingErrors {
+            if let launch = try LaunchEnvironment.detect(ProcessInfo.processInfo.environment) {
+                try runLaunched(launch)
+            } else if workers > 1 {
+                let threads = max(1, (try options.resolve().threads) / workers)
+                var coordinator = CoordinatorOptions(bind: "tcp://127.0.0.1:*", workers: workers)
+                membership.apply(to: &coordinator)
+                let endpoint = try Coordinator.reserveLoopbackEndpoint()
+                coordinator.bind = endpoint
+                let children = try startLocalWorkers(workers, endpoint: endpoint, threads: threads)
+                try runCoordinated(pipeline: options, options: coordinator, localWorkers: children)
+            } else {
+                try options.execute([.fineTune, .distill, .evaluate])
+            }
+        }
+    }
+
+    /// Rank 0: coordinator plus one local worker; other ranks: a worker.
+    func runLaunched(_ launch: LaunchEnvironment) throws {
+        let threads = (try? options.resolve().threads) ?? 1
+        var extra: [String] = []
+        if let key = security.secretKey { extra += ["--secret-key", key] }
+        if let key = security.coordinatorKey { extra += ["--coordinator-key", key] }
+        guard launch.isCoordinator else {
+            var worker = WorkerOptions(coordinator: launch.coordinatorEndpoint)
+            worker.threads = threads
+            worker.security = try security.client()
+            try Worker(options: worker, log: logLine).run()
+            return
+        }
+        var coordinator = CoordinatorOptions(bind: launch.bindEndpoint, workers: launch.worldSize)
+        coordinator.security = try security.server()
+        coordinator.insecure = security.insecure
+        membership.apply(to: &coordinator)
+        logLine("rank 0 of \(launch.worldSize): coordinating on port \(launch.masterPort)")
+        let local = try startLocalWorkers(1, endpoint: launch.coordinatorEndpoint, threads: threads, extra: extra)
+        try runCoordinated(pipeline: options, options: coordinator, localWorkers: local)
+    }
 }
 
 /// `edgedistill finetune`: fine-tune the teacher's classification head and encoder.

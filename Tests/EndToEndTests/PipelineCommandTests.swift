@@ -5,32 +5,6 @@ import Model
 /// `edgedistill run`, `finetune`, `distill` and `eval` end to end on a tiny model and a tiny
 /// synthetic sentiment task, through the real binary.
 final class PipelineCommandTests: CLITestCase {
-    /// The tiny DistilBERT fixture without its classification head (as a pretrained encoder is).
-    func tinyEncoder() throws -> String {
-        let dir = try tinyModel()
-        let file = try SafetensorsFile(path: dir + "/model.safetensors")
-        let kept = try file.names.filter { !$0.hasPrefix("pre_classifier") && !$0.hasPrefix("classifier") }.map { name in
-            let info = file.info(name)!
-            return SafetensorsWriter.Tensor(name: name, dtype: info.dtype, shape: info.shape, bytes: Array(try file.rawBytes(name)))
-        }
-        try SafetensorsWriter.write(kept, to: dir + "/model.safetensors")
-        return dir
-    }
-
-    /// "good" sentences are positive, "bad" ones negative, with filler words around them.
-    func sentimentData(_ count: Int, seed: Int) throws -> String {
-        let filler = ["the", "a", "film", "movie", "is", "it", "and", "of"]
-        var rows: [String] = [], state = UInt64(seed)
-        func next(_ n: Int) -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) % n }
-        for _ in 0..<count {
-            let positive = next(2) == 1
-            var words = (0..<(2 + next(6))).map { _ in filler[next(filler.count)] }
-            words.insert(positive ? "good" : "bad", at: next(words.count + 1))
-            rows.append(words.joined(separator: " ") + "\t" + (positive ? "1" : "0"))
-        }
-        return try tinyData(rows)
-    }
-
     func testRunFineTunesDistilsAndEvaluates() throws {
         let teacher = try tinyEncoder()
         let train = try sentimentData(320, seed: 1), dev = try sentimentData(60, seed: 2)

@@ -99,4 +99,31 @@ final class DropoutTests: XCTestCase {
         grad.withUnsafeMutableBufferPointer { d in dropoutBackward(d.baseAddress!, d.baseAddress!, mask, count: n) }
         XCTAssertEqual(grad, separate, "dropout backward with dinp aliasing dout")
     }
+
+    /// A slice computed with `offset` draws exactly the full tensor's mask for those elements,
+    /// and the grid variant gives a matrix the same mask whatever the padded side T is.
+    func testOffsetsAndGridMakeMasksIndependentOfTheSplit() {
+        let p: Float = 0.3, n = 1000
+        let inp = randomFloats(n, seed: 5)
+        let full = forward(inp, p: p, seed: 9)
+        var out = [Float](repeating: 0, count: 400), mask = out
+        Array(inp[300..<700]).withUnsafeBufferPointer {
+            dropoutForward(&out, &mask, $0.baseAddress!, count: 400, probability: p, seed: 9, offset: 300)
+        }
+        XCTAssertEqual(mask, Array(full.mask[300..<700]))
+
+        func grid(matrices: Int, side: Int, first: Int) -> [Float] {
+            let input = [Float](repeating: 1, count: matrices * side * side)
+            var out = input, mask = input
+            dropoutForwardGrid(&out, &mask, input, matrices: matrices, side: side, probability: p, seed: 4, firstMatrix: first)
+            return mask
+        }
+        let wide = grid(matrices: 3, side: 9, first: 0), narrow = grid(matrices: 1, side: 5, first: 2)
+        for i in 0..<5 {
+            for j in 0..<5 { XCTAssertEqual(narrow[i * 5 + j], wide[(2 * 9 + i) * 9 + j], "(\(i), \(j))") }
+        }
+        let kept = wide.filter { $0 != 0 }.count
+        XCTAssertGreaterThan(kept, 100)
+        XCTAssertLessThan(kept, 243)
+    }
 }

@@ -10,14 +10,15 @@ final class DataParallelTests: XCTestCase {
     static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/models")
 
-    /// The tiny teacher with dropout off (masks depend on a sentence's place in the batch).
+    /// The tiny teacher, dropout on: masks are drawn by a sentence's place in the whole batch, so
+    /// a worker's share gets the masks a single worker would.
     func teacher() throws -> SequenceClassifier {
         let source = Self.models.appendingPathComponent("teacher").path
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("edgedistill-dp-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as? [String: Any] ?? [:]
-        for key in ["dropout", "attention_dropout", "seq_classif_dropout"] { json[key] = 0.0 }
+        for key in ["dropout", "attention_dropout", "seq_classif_dropout"] { json[key] = 0.1 }
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/config.json"))
         try FileManager.default.copyItem(atPath: source + "/model.safetensors", toPath: dir + "/model.safetensors")
         return try SequenceClassifier.load(directory: dir).model

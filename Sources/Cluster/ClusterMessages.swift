@@ -1,0 +1,147 @@
+import Collective
+import Foundation
+import Training
+
+/// The JSON headers of coordinator/worker control messages (see `Envelope`), one per message type.
+///
+/// Every message after `welcome` carries the coordinator's `session` (a random number per
+/// coordinator process): a worker that hears another session knows the coordinator restarted and
+/// introduces itself again; a coordinator drops anything from an older session. Messages about a
+/// ring also carry its `generation`, which grows whenever membership changes, so a late message
+/// from a ring that was torn down is recognised and dropped.
+enum ClusterMessages {
+    /// worker -> coordinator: who I am.
+    struct Hello: Codable {
+        var worker: String
+        var host: String
+        var pid: Int32
+        var threads: Int
+    }
+
+    /// coordinator -> worker.
+    struct Welcome: Codable {
+        var session: UInt64
+        var worker: String
+        var heartbeatInterval: Double
+    }
+
+    /// coordinator -> worker: the worker is not admitted.
+    struct Refuse: Codable {
+        var reason: String
+    }
+
+    /// Both ways: I am alive (the coordinator answers each with its session).
+    struct Heartbeat: Codable {
+        var session: UInt64
+        var worker: String
+    }
+
+    /// coordinator -> worker (`configuration`): a training phase; sections carry the model folder's
+    /// files (`file:NAME`), the tokenized training set (`train.lengths`, `train.ids`,
+    /// `train.labels`) and the state (`state.parameters`, optionally `state.m`, `state.v`).
+    struct Setup: Codable {
+        var session: UInt64
+        var job: TrainingJob
+        var step: Int
+        var optimizerStep: Int
+        var ringTimeout: Double
+        /// The generation of the ring the worker's first listener is for.
+        var generation: Int
+    }
+
+    /// worker -> coordinator (`ready`, `ringEndpoint`): my ring listener for generation `generation`.
+    struct Endpoint: Codable {
+        var session: UInt64
+        var generation: Int
+        var endpoint: String
+    }
+
+    /// coordinator -> worker (`prepareRing`).
+    struct PrepareRing: Codable {
+        var session: UInt64
+        var generation: Int
+    }
+
+    /// coordinator -> worker (`ring`).
+    struct Ring: Codable {
+        var session: UInt64
+        var generation: Int
+        var rank: Int
+        var endpoints: [String]
+    }
+
+    /// coordinator -> worker (`step`): the whole batch; section `teacher.logits` (B, K) when cached.
+    struct Step: Codable {
+        var session: UInt64
+        var generation: Int
+        var step: Int
+        var indices: [Int]
+    }
+
+    /// worker -> coordinator (`reduced`, or `error` with `failure`): section `teacher.logits`
+    /// (share, K) when the worker ran the teacher.
+    struct Reduced: Codable {
+        var session: UInt64
+        var generation: Int
+        var step: Int
+        var loss: Float
+        var crossEntropy: Float
+        var kl: Float
+        var share: [Int]
+        var failure: String?
+    }
+
+    /// coordinator -> worker (`commit`, `abort`).
+    struct Decision: Codable {
+        var session: UInt64
+        var generation: Int
+        var step: Int
+        var reportChecksum: Bool
+    }
+
+    /// worker -> coordinator (`checksum`).
+    struct Checksum: Codable {
+        var session: UInt64
+        var step: Int
+        var checksum: UInt64
+    }
+
+    /// coordinator -> worker (`stateRequest`).
+    struct StateRequest: Codable {
+        var session: UInt64
+        var optimizer: Bool
+    }
+
+    /// worker -> coordinator (`parameters`): sections `state.parameters` (+ `state.m`, `state.v`).
+    struct State: Codable {
+        var session: UInt64
+        var step: Int
+        var optimizerStep: Int
+    }
+
+    /// coordinator -> worker (`shutdown`).
+    struct Shutdown: Codable {
+        var session: UInt64
+        var reason: String
+    }
+}
+
+extension WireMessage {
+    /// A control message: the header as JSON and binary sections.
+    init<H: Codable>(_ type: MessageType, _ header: H, sections: [(name: String, bytes: [UInt8])] = [],
+                     rank: Int = 0, sequence: Int = 0) throws {
+        self.init(type: type, rank: UInt32(clamping: rank), sequence: UInt64(clamping: sequence),
+                  payload: try Envelope(header, sections: sections).encode())
+    }
+
+    /// This message's envelope with header type `H`.
+    func envelope<H: Codable>(_: H.Type) throws -> Envelope<H> {
+        try Envelope<H>.decode(payload)
+    }
+}
+
+/// What went wrong in a distributed run, in words a user can act on.
+public struct ClusterError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

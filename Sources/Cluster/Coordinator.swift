@@ -1,0 +1,479 @@
+import Collective
+import Foundation
+import Model
+import Training
+
+/// How a coordinator listens and how it treats its workers.
+public struct CoordinatorOptions: Sendable {
+    /// Where workers connect, e.g. `tcp://0.0.0.0:5555` or `tcp://127.0.0.1:*`.
+    public var bind: String
+    /// Workers to wait for before the first step.
+    public var workers: Int
+    /// A worker silent for this long is taken as dead.
+    public var heartbeatTimeout = 5.0
+    /// Seconds between a worker's heartbeats (sent to workers when they are admitted).
+    public var heartbeatInterval = 1.0
+    /// How long to wait for the expected workers (and for each set-up) before giving up.
+    public var startupTimeout = 600.0
+    /// How long a worker waits on a ring neighbour before its step fails.
+    public var ringTimeout = 15.0
+    /// Compare the workers' parameter checksums every this many steps (0: never).
+    public var checksumEvery = 50
+    /// CURVE keys and the admitted worker keys; nil: plain TCP.
+    public var security: ServerSecurity?
+    /// Allow binding a non-loopback address without CURVE.
+    public var insecure = false
+    /// Stop the run when a worker is lost instead of going on with the others.
+    public var failOnWorkerLoss = false
+
+    public init(bind: String, workers: Int) {
+        self.bind = bind
+        self.workers = workers
+    }
+}
+
+/// The coordinator of a distributed run: it admits workers, sends each training phase to them,
+/// drives every step, and keeps the run's books (metrics, evaluation, checkpoints) in its own
+/// `Trainer`, whose weights it fetches from a worker whenever it needs to read them.
+///
+/// A step: every worker of the ring gets the whole batch (and the teacher's cached logits when the
+/// coordinator has them) and computes its share; the workers sum their gradients over the ring and
+/// report; only when all of them reported does the coordinator commit the step, and only then do
+/// the workers apply it. A worker that dies (silent for `heartbeatTimeout`) or fails makes the
+/// coordinator abort the step, re-form the ring from the survivors and redo the step with the
+/// same batch shared among fewer workers: no example of the epoch is lost or seen twice, and the
+/// update is the one a single worker would have made. A worker that connects late is sent the
+/// current state and joins the ring at the next step.
+public final class Coordinator: PhaseExecutor {
+    /// An admitted worker.
+    final class Member {
+        let id: String
+        let routing: [UInt8]
+        let order: Int
+        var host: String
+        var threads: Int
+        var lastSeen = Date()
+        /// The ring listener it bound for `endpointGeneration`.
+        var endpoint: String?
+        var endpointGeneration = -1
+        /// Whether it holds the current phase.
+        var configured = false
+
+        init(id: String, routing: [UInt8], order: Int, host: String, threads: Int) {
+            self.id = id
+            self.routing = routing
+            self.order = order
+            self.host = host
+            self.threads = threads
+        }
+    }
+
+    public let options: CoordinatorOptions
+    public let session = UInt64.random(in: 1...UInt64.max)
+    /// The endpoint actually bound (with the port the OS chose for `:*`).
+    public private(set) var endpoint = ""
+    let log: (String) -> Void
+    let context: ZMQContext
+    let socket: ZMQSocket
+    var authenticator: ZAPAuthenticator?
+
+    var members: [String: Member] = [:]
+    var ring: [Member] = []
+    var generation = 0
+    var joined = 0
+    var phasesRun = 0
+    /// Workers lost so far and steps redone because of it (reported at the end).
+    public private(set) var workersLost = 0, stepsRedone = 0
+
+    // The phase in progress.
+    var trainer: Trainer?
+    var job: TrainingJob?
+    var phaseSections: [(name: String, bytes: [UInt8])] = []
+
+    public init(options: CoordinatorOptions, log: @escaping (String) -> Void) throws {
+        guard options.workers >= 1 else { throw ClusterError("--workers must be at least 1") }
+        if options.security == nil, !options.insecure, !LocalAddress.isLoopbackOnly(options.bind) {
+            throw ClusterError("refusing to listen on \(options.bind) without encryption: give --secret-key and --authorized-keys (see `edgedistill keygen`), or --insecure on a network you trust")
+        }
+        self.options = options
+        self.log = log
+        context = try ZMQContext()
+        if let security = options.security {
+            authenticator = try ZAPAuthenticator(context: context, authorizedKeys: security.authorized) { line in
+                FileHandle.standardError.write(Data("coordinator: \(line)\n".utf8))
+            }
+        }
+        socket = try ZMQSocket(context: context, type: .router)
+        try socket.setOption(.receiveTimeout(100))
+        try socket.setOption(.sendTimeout(60_000))
+        try socket.setOption(.maximumMessageSize(Int64(Int32.max)))
+        try options.security?.apply(to: socket)
+        try socket.bind(options.bind)
+        endpoint = try socket.lastEndpoint
+        log("coordinator: listening on \(endpoint)\(options.security == nil ? "" : " (CURVE, \(options.security?.authorized.count ?? 0) authorized worker keys)")")
+    }
+
+    deinit {
+        socket.close()
+        authenticator?.stop()
+    }
+
+    /// Tells every worker to exit and closes the socket.
+    public func shutdown(reason: String) {
+        for member in members.values {
+            try? send(.shutdown, ClusterMessages.Shutdown(session: session, reason: reason), to: member)
+        }
+        // Give the messages a moment to leave before the socket closes (linger is 0).
+        Thread.sleep(forTimeInterval: 0.2)
+        socket.close()
+        authenticator?.stop()
+    }
+
+    // MARK: - Messages
+
+    func send<H: Codable>(_ type: MessageType, _ header: H, sections: [(name: String, bytes: [UInt8])] = [],
+                          to member: Member, sequence: Int = 0) throws {
+        let frame = try WireMessage(type, header, sections: sections, sequence: sequence).encode()
+        try socket.sendMultipart([member.routing, frame])
+    }
+
+    /// One message from an admitted worker of this session (hello and heartbeats are handled here).
+    struct Incoming {
+        let member: Member
+        let message: WireMessage
+    }
+
+    /// Waits up to `timeout` seconds for the next message from an admitted worker.
+    func next(timeout: Double) throws -> Incoming? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            guard let frames = try socket.receiveMultipart() else { continue }
+            guard frames.count == 2 else { log("coordinator: dropped a message of \(frames.count) frames"); continue }
+            let sender = String(decoding: frames[0], as: UTF8.self)
+            let message: WireMessage
+            do {
+                message = try WireMessage.decode(frames[1], maxPayload: Int(Int32.max))
+            } catch {
+                log("coordinator: dropped a malformed message from \(sender): \(error)")
+                if case WireError.versionMismatch = error {
+                    let refuse = try WireMessage(.refuse, ClusterMessages.Refuse(reason: "\(error)")).encode()
+                    try? socket.sendMultipart([frames[0], refuse])
+                }
+                continue
+            }
+            if sender.hasSuffix("#hb") {
+                let id = String(sender.dropLast(3))
+                members[id]?.lastSeen = Date()
+                let answer = try WireMessage(.heartbeat, ClusterMessages.Heartbeat(session: session, worker: id)).encode()
+                try? socket.sendMultipart([frames[0], answer])
+                continue
+            }
+            if message.type == .hello {
+                try admit(message, routing: frames[0])
+                continue
+            }
+            guard let member = members[sender] else { continue }  // a worker of an earlier session or one we dropped
+            member.lastSeen = Date()
+            return Incoming(member: member, message: message)
+        } while Date() < deadline
+        return nil
+    }
+
+    func admit(_ message: WireMessage, routing: [UInt8]) throws {
+        guard let hello = try? message.envelope(ClusterMessages.Hello.self).header,
+              hello.worker == String(decoding: routing, as: UTF8.self) else {
+            log("coordinator: dropped a malformed hello")
+            return
+        }
+        if let old = members[hello.worker] {
+            // It introduced itself again: it lost its state (e.g. it restarted its job).
+            drop(old, reason: "it reconnected without its state")
+        }
+        joined += 1
+        let member = Member(id: hello.worker, routing: routing, order: joined, host: hello.host, threads: hello.threads)
+        members[hello.worker] = member
+        try send(.welcome, ClusterMessages.Welcome(session: session, worker: hello.worker,
+                                                   heartbeatInterval: options.heartbeatInterval), to: member)
+        log("coordinator: worker \(hello.worker) joined from \(hello.host) (\(hello.threads) thread(s)); \(members.count) connected")
+    }
+
+    func drop(_ member: Member, reason: String) {
+        guard members[member.id] === member else { return }
+        members[member.id] = nil
+        if ring.contains(where: { $0 === member }) { workersLost += 1 }
+        log("coordinator: worker \(member.id) lost: \(reason); \(members.count) left")
+    }
+
+    /// Drops workers silent for longer than the heartbeat timeout; true when one of the ring was among them.
+    @discardableResult
+    func reapSilent() -> Bool {
+        var ringHit = false
+        for member in Array(members.values) where Date().timeIntervalSince(member.lastSeen) > options.heartbeatTimeout {
+            if ring.contains(where: { $0 === member }) { ringHit = true }
+            drop(member, reason: String(format: "no heartbeat for %.1f s", Date().timeIntervalSince(member.lastSeen)))
+        }
+        return ringHit
+    }
+
+    var ringIntact: Bool { ring.allSatisfy { members[$0.id] === $0 } }
+
+    // MARK: - Phases
+
+    public func train(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {
+        try trainer.resumeIfPossible(resume)
+        self.trainer = trainer
+        self.job = job
+        phaseSections = try JobPackage.folderSections(job.modelFolder) + JobPackage.dataSections(trainer.trainingSet)
+        for member in members.values { member.configured = false }
+        ring = []
+        try waitForWorkers(phasesRun == 0 ? options.workers : 1)
+        phasesRun += 1
+        try configure(Array(members.values), state: trainer.exportState(optimizer: trainer.optimizerStep > 0))
+        try formRing()
+
+        var book = Trainer.StepBookkeeping()
+        var coverage = EpochCoverage(examples: trainer.trainingSet.count, startStep: trainer.step,
+                                     stepsPerEpoch: trainer.stepsPerEpoch)
+        while trainer.step < trainer.totalSteps {
+            if options.failOnWorkerLoss, workersLost > 0 {
+                throw ClusterError("a worker was lost and fail-on-worker-loss is set")
+            }
+            let joiners = members.values.filter { !$0.configured }
+            if !joiners.isEmpty || !ringIntact || ring.isEmpty {
+                if !joiners.isEmpty {
+                    let state = try pullState(optimizer: true)
+                    try configure(joiners, state: state)
+                }
+                try formRing()
+            }
+            let step = trainer.step
+            let indices = trainer.batchIndices(step: step)
+            guard let results = try runStep(step, indices: indices, trainer: trainer) else {
+                stepsRedone += 1
+                continue
+            }
+            let checksum = options.checksumEvery > 0 && (step + 1) % options.checksumEvery == 0
+            for member in ring {
+                try send(.commit, ClusterMessages.Decision(session: session, generation: generation, step: step,
+                                                           reportChecksum: checksum), to: member, sequence: step)
+            }
+            for (report, logits) in results.values {
+                if let logits { trainer.logitCache?.store(logits, for: report.share) }
+                coverage.record(report.share)
+            }
+            if checksum { try verifyChecksums(step: step) }
+            guard let first = results.values.first?.report else { continue }
+            let value = DistillationLoss.Value(total: first.loss, crossEntropy: first.crossEntropy, kl: first.kl, gradient: [])
+            try trainer.finishStepBookkeeping(&book, value: value, indices: indices) {
+                try trainer.importState(try pullState(optimizer: true))
+            }
+            if let line = coverage.finishStep(trainer.step) {
+                log("coordinator: \(line.text)")
+                trainer.metricsLog?.append(line.record)
+                if !line.exact { throw ClusterError(line.text) }
+            }
+        }
+        try trainer.importState(try pullState(optimizer: true))
+        return book.summary(steps: trainer.step, trainer: trainer)
+    }
+
+    /// Waits until `count` workers are connected.
+    func waitForWorkers(_ count: Int) throws {
+        let deadline = Date().addingTimeInterval(options.startupTimeout)
+        var announced = -1
+        while members.count < count {
+            if members.count != announced {
+                log("coordinator: waiting for workers: \(members.count) of \(count) connected to \(endpoint)")
+                announced = members.count
+            }
+            guard Date() < deadline else {
+                throw ClusterError("only \(members.count) of \(count) workers connected to \(endpoint) within \(Int(options.startupTimeout)) s: check that they run `edgedistill worker --connect` with this address and can reach it")
+            }
+            _ = try next(timeout: 0.5)
+            reapSilent()
+        }
+    }
+
+    /// Sends the phase and `state` to `targets`, then waits until each has bound its ring listener.
+    func configure(_ targets: [Member], state: TrainerState) throws {
+        guard let job, let trainer else { return }
+        let sections = phaseSections + JobPackage.stateSections(state)
+        let setup = ClusterMessages.Setup(session: session, job: job, step: state.step, optimizerStep: state.optimizerStep,
+                                          ringTimeout: options.ringTimeout, generation: generation + 1)
+        for member in targets {
+            member.configured = true
+            try send(.configuration, setup, sections: sections, to: member)
+        }
+        log("coordinator: sent the \(job.phase) phase (\(sections.reduce(0) { $0 + $1.bytes.count } / 1_000_000) MB) at step \(trainer.step) to \(targets.count) worker(s)")
+        try awaitEndpoints(targets, generation: generation + 1)
+    }
+
+    /// Waits until every live one of `targets` reported its listener for `generation`.
+    func awaitEndpoints(_ targets: [Member], generation wanted: Int) throws {
+        let deadline = Date().addingTimeInterval(options.startupTimeout)
+        while targets.contains(where: { members[$0.id] === $0 && $0.endpointGeneration != wanted }) {
+            guard Date() < deadline else { throw ClusterError("workers did not set up within \(Int(options.startupTimeout)) s") }
+            reapSilent()
+            guard let incoming = try next(timeout: 0.2) else { continue }
+            switch incoming.message.type {
+            case .ready, .ringEndpoint:
+                let reply = try incoming.message.envelope(ClusterMessages.Endpoint.self).header
+                guard reply.session == session else { continue }
+                incoming.member.endpoint = reply.endpoint
+                incoming.member.endpointGeneration = reply.generation
+            case .reduced:
+                continue  // a late report from a step that was aborted
+            case .error:
+                drop(incoming.member, reason: "set-up failed: \(String(decoding: incoming.message.payload, as: UTF8.self))")
+            default:
+                continue
+            }
+        }
+    }
+
+    /// Makes a new ring of every configured live worker, in the order they joined.
+    func formRing() throws {
+        let wanted = generation + 1
+        var candidates = members.values.filter(\.configured).sorted { $0.order < $1.order }
+        guard !candidates.isEmpty else {
+            throw ClusterError("no workers left at step \(trainer?.step ?? 0): start workers and run again with --resume to continue from the last checkpoint")
+        }
+        let stale = candidates.filter { $0.endpointGeneration != wanted }
+        for member in stale {
+            try send(.prepareRing, ClusterMessages.PrepareRing(session: session, generation: wanted), to: member)
+        }
+        try awaitEndpoints(stale, generation: wanted)
+        candidates = candidates.filter { members[$0.id] === $0 && $0.endpointGeneration == wanted }
+        guard !candidates.isEmpty else { return try formRing() }
+        let endpoints = candidates.compactMap(\.endpoint)
+        for (rank, member) in candidates.enumerated() {
+            try send(.ring, ClusterMessages.Ring(session: session, generation: wanted, rank: rank, endpoints: endpoints), to: member)
+        }
+        generation = wanted
+        ring = candidates
+        log("coordinator: ring \(generation) of \(ring.count) worker(s): \(ring.map(\.host).joined(separator: ", "))")
+    }
+
+    /// Runs one step on the ring; nil when it failed (a worker died or failed) and must be redone.
+    func runStep(_ step: Int, indices: [Int], trainer: Trainer)
+        throws -> [String: (report: ClusterMessages.Reduced, logits: [Float]?)]? {
+        var sections: [(name: String, bytes: [UInt8])] = []
+        if let cached = trainer.logitCache?.lookup(indices) {
+            sections.append(("teacher.logits", SectionCoding.bytes(of: cached)))
+        }
+        let command = ClusterMessages.Step(session: session, generation: generation, step: step, indices: indices)
+        for member in ring { try send(.step, command, sections: sections, to: member, sequence: step) }
+        var results: [String: (report: ClusterMessages.Reduced, logits: [Float]?)] = [:]
+        var failure: String?
+        while results.count < ring.count, failure == nil {
+            if reapSilent() || !ringIntact {
+                failure = "a worker of the ring was lost"
+                break
+            }
+            guard let incoming = try next(timeout: 0.1), incoming.message.type == .reduced else { continue }
+            let envelope = try incoming.message.envelope(ClusterMessages.Reduced.self)
+            let report = envelope.header
+            guard report.session == session, report.generation == generation, report.step == step,
+                  ring.contains(where: { $0 === incoming.member }) else { continue }
+            if let problem = report.failure {
+                failure = "worker \(incoming.member.id) failed: \(problem)"
+                break
+            }
+            let logits = envelope.hasSection("teacher.logits")
+                ? try SectionCoding.floats(try envelope.section("teacher.logits"), name: "teacher.logits") : nil
+            results[incoming.member.id] = (report, logits)
+        }
+        guard let failure else { return results }
+        log("coordinator: step \(step) aborted (\(failure)); re-forming the ring and redoing it")
+        for member in ring where members[member.id] === member {
+            try send(.abort, ClusterMessages.Decision(session: session, generation: generation, step: step,
+                                                      reportChecksum: false), to: member, sequence: step)
+        }
+        ring = []
+        return nil
+    }
+
+    /// Collects every ring worker's parameter checksum after `step` and fails on any difference.
+    func verifyChecksums(step: Int) throws {
+        var sums: [String: UInt64] = [:]
+        let deadline = Date().addingTimeInterval(options.ringTimeout + options.heartbeatTimeout)
+        while sums.count < ring.filter({ members[$0.id] === $0 }).count, Date() < deadline {
+            reapSilent()
+            guard let incoming = try next(timeout: 0.1), incoming.message.type == .checksum else { continue }
+            let reply = try incoming.message.envelope(ClusterMessages.Checksum.self).header
+            guard reply.session == session, reply.step == step else { continue }
+            sums[incoming.member.id] = reply.checksum
+        }
+        if Set(sums.values).count > 1 {
+            let listing = sums.sorted { $0.key < $1.key }.map { "\($0.key): \(String($0.value, radix: 16))" }.joined(separator: ", ")
+            throw ClusterError("the workers' weights differ after step \(step + 1) (parameter checksums \(listing)): stopping rather than training on diverged replicas")
+        }
+    }
+
+    /// The training state of one live ring worker.
+    func pullState(optimizer: Bool) throws -> TrainerState {
+        while true {
+            guard let source = (ring + members.values.sorted { $0.order < $1.order }).first(where: { members[$0.id] === $0 && $0.configured }) else {
+                throw ClusterError("no worker left to fetch the training state from")
+            }
+            try send(.stateRequest, ClusterMessages.StateRequest(session: session, optimizer: optimizer), to: source)
+            let deadline = Date().addingTimeInterval(options.startupTimeout)
+            while members[source.id] === source, Date() < deadline {
+                reapSilent()
+                guard let incoming = try next(timeout: 0.2), incoming.member === source,
+                      incoming.message.type == .parameters else { continue }
+                let envelope = try incoming.message.envelope(ClusterMessages.State.self)
+                guard envelope.header.session == session else { continue }
+                return try JobPackage.state(from: envelope, step: envelope.header.step, optimizerStep: envelope.header.optimizerStep)
+            }
+            if members[source.id] === source { drop(source, reason: "it did not send its state") }
+        }
+    }
+}
+
+/// Which examples each epoch's committed steps processed, to prove each was seen exactly once.
+struct EpochCoverage {
+    let examples: Int
+    let stepsPerEpoch: Int
+    var counts: [UInt16]
+    /// Coverage is only complete for epochs this process ran from their first step.
+    var complete: Bool
+
+    init(examples: Int, startStep: Int, stepsPerEpoch: Int) {
+        self.examples = examples
+        self.stepsPerEpoch = stepsPerEpoch
+        counts = [UInt16](repeating: 0, count: examples)
+        complete = startStep % stepsPerEpoch == 0
+    }
+
+    mutating func record(_ share: [Int]) {
+        for i in share where i >= 0 && i < examples { counts[i] &+= 1 }
+    }
+
+    /// At the end of an epoch: a line and a metrics record about its coverage.
+    mutating func finishStep(_ stepsDone: Int) -> (text: String, record: [String: Any], exact: Bool)? {
+        guard stepsDone % stepsPerEpoch == 0 else { return nil }
+        defer { counts = [UInt16](repeating: 0, count: examples); complete = true }
+        guard complete else { return nil }
+        let missing = counts.lazy.filter { $0 == 0 }.count, repeated = counts.lazy.filter { $0 > 1 }.count
+        let epoch = stepsDone / stepsPerEpoch
+        let exact = missing == 0 && repeated == 0
+        let text = exact ? "epoch \(epoch): each of the \(examples) examples was processed exactly once"
+            : "epoch \(epoch): \(missing) examples never processed and \(repeated) processed more than once"
+        return (text, ["kind": "coverage", "epoch": epoch, "examples": examples, "missing": missing,
+                       "repeated": repeated, "exactly_once": exact], exact)
+    }
+}
+
+extension Coordinator {
+    /// A loopback TCP endpoint on a port that was free a moment ago, for local workers to connect to
+    /// before the coordinator binds (the coordinator binds it right after).
+    public static func reserveLoopbackEndpoint() throws -> String {
+        let context = try ZMQContext()
+        let probe = try ZMQSocket(context: context, type: .router)
+        try probe.bind("tcp://127.0.0.1:*")
+        let endpoint = try probe.lastEndpoint
+        probe.close()
+        return endpoint
+    }
+}

@@ -1,0 +1,84 @@
+import Collective
+import Foundation
+import Model
+import Training
+
+/// Packing a training phase into sections of a `setup` message, and unpacking it on a worker.
+///
+/// The worker needs no shared file system: the model folder's files travel as bytes and are
+/// written to a private temporary folder, the training set travels tokenized (the coordinator
+/// tokenized it), and the coordinator's state overwrites whatever the folder held.
+enum JobPackage {
+    /// The model-folder files a worker needs (the tokenizer's vocabulary among them).
+    static let folderFiles = ["config.json", "model.safetensors", "vocab.txt"]
+
+    static func folderSections(_ folder: String) throws -> [(name: String, bytes: [UInt8])] {
+        try folderFiles.map { name in
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ClusterError("cannot read \(path) to send it to the workers")
+            }
+            return ("file:" + name, Array(data))
+        }
+    }
+
+    static func dataSections(_ data: EncodedDataset) -> [(name: String, bytes: [UInt8])] {
+        [("train.lengths", SectionCoding.bytes(of: data.sequences.map { Int32($0.count) })),
+         ("train.ids", SectionCoding.bytes(of: data.sequences.flatMap { $0 })),
+         ("train.labels", SectionCoding.bytes(of: data.labels))]
+    }
+
+    static func stateSections(_ state: TrainerState) -> [(name: String, bytes: [UInt8])] {
+        var sections = [(name: "state.parameters", bytes: SectionCoding.bytes(of: state.parameters))]
+        if let m = state.adamM, let v = state.adamV {
+            sections.append(("state.m", SectionCoding.bytes(of: m)))
+            sections.append(("state.v", SectionCoding.bytes(of: v)))
+        }
+        return sections
+    }
+
+    static func state<H>(from envelope: Envelope<H>, step: Int, optimizerStep: Int) throws -> TrainerState {
+        let parameters = try SectionCoding.floats(try envelope.section("state.parameters"), name: "state.parameters")
+        var state = TrainerState(step: step, optimizerStep: optimizerStep, parameters: parameters)
+        if envelope.hasSection("state.m") {
+            state.adamM = try SectionCoding.floats(try envelope.section("state.m"), name: "state.m")
+            state.adamV = try SectionCoding.floats(try envelope.section("state.v"), name: "state.v")
+        }
+        return state
+    }
+
+    static func dataset<H>(from envelope: Envelope<H>, vocabularySize: Int) throws -> EncodedDataset {
+        let lengths = try SectionCoding.int32s(try envelope.section("train.lengths"), name: "train.lengths")
+        let ids = try SectionCoding.int32s(try envelope.section("train.ids"), name: "train.ids")
+        let labels = try SectionCoding.int32s(try envelope.section("train.labels"), name: "train.labels")
+        guard lengths.count == labels.count, lengths.allSatisfy({ $0 > 0 }),
+              lengths.reduce(0, { $0 + Int($1) }) == ids.count else {
+            throw WireError.malformedPayload("training set: \(lengths.count) lengths, \(labels.count) labels and \(ids.count) ids do not fit together")
+        }
+        guard ids.allSatisfy({ $0 >= 0 && Int($0) < vocabularySize }) else {
+            throw WireError.malformedPayload("training set has token ids outside the vocabulary of \(vocabularySize)")
+        }
+        var sequences: [[Int32]] = []
+        sequences.reserveCapacity(lengths.count)
+        var offset = 0
+        for length in lengths {
+            sequences.append(Array(ids[offset..<(offset + Int(length))]))
+            offset += Int(length)
+        }
+        return EncodedDataset(sequences: sequences, labels: labels)
+    }
+
+    /// Writes the folder sections into a new temporary folder and returns its path.
+    static func writeFolder<H>(from envelope: Envelope<H>) throws -> String {
+        let folder = (NSTemporaryDirectory() as NSString).appendingPathComponent("edgedistill-worker-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in folderFiles {
+            let bytes = try envelope.section("file:" + name)
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw ClusterError("cannot write \(path) (is the temporary folder full?)")
+            }
+        }
+        return folder
+    }
+}

@@ -1,0 +1,262 @@
+import Collective
+import Foundation
+import Kernels
+import Model
+import Training
+
+/// How a worker reaches its coordinator.
+public struct WorkerOptions: Sendable {
+    /// The coordinator's endpoint, e.g. `tcp://10.0.0.1:5555`.
+    public var coordinator: String
+    /// oneDNN threads for this worker's steps.
+    public var threads = 1
+    /// The address other workers reach this one's ring listener at (default: the local address
+    /// on the route to the coordinator).
+    public var advertise: String?
+    /// CURVE keys; nil: plain TCP.
+    public var security: ClientSecurity?
+    /// Exit with an error after this many seconds without any answer from the coordinator.
+    public var giveUpAfter = 300.0
+    /// Seconds between heartbeats.
+    public var heartbeatInterval = 1.0
+
+    public init(coordinator: String) { self.coordinator = coordinator }
+}
+
+/// A worker process: it introduces itself to the coordinator, receives a training phase (model
+/// files, tokenized data, state), joins the ring of workers, and computes steps on its share of
+/// each batch until told to shut down.
+///
+/// The coordinator decides everything; a worker only ever applies an update the coordinator
+/// committed, after every worker of the ring reported its gradients summed, so the workers'
+/// weights stay bit-identical (the coordinator checks their checksums every few steps). When the
+/// coordinator goes away and comes back (a new session), the worker introduces itself again.
+public final class Worker {
+    public let options: WorkerOptions
+    public let id: String
+    let log: (String) -> Void
+    let context: ZMQContext
+    let socket: ZMQSocket
+
+    var session: UInt64?
+    var trainer: Trainer?
+    var ring: RingCommunicator?
+    var listener: (generation: Int, listener: RingListener)?
+    var generation = -1
+    var pendingStep: Int?
+    var ringTimeout = 30.0
+    var address = "127.0.0.1"
+
+    public init(options: WorkerOptions, log: @escaping (String) -> Void) throws {
+        self.options = options
+        self.log = log
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        id = "\(host)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        context = try ZMQContext()
+        socket = try ZMQSocket(context: context, type: .dealer)
+        try socket.setOption(.routingID(Array(id.utf8)))
+        try socket.setOption(.receiveTimeout(200))
+        try socket.setOption(.sendTimeout(30_000))
+        try options.security?.apply(to: socket)
+        try socket.connect(options.coordinator)
+        address = try options.advertise ?? LocalAddress.towards(endpoint: options.coordinator)
+    }
+
+    /// Serves the coordinator until it says shut down (returns) or cannot be reached (throws).
+    public func run() throws {
+        Threads.set(options.threads)
+        let heartbeat = HeartbeatSender(context: context, endpoint: options.coordinator, worker: id,
+                                        interval: options.heartbeatInterval) { [options] in try options.security?.apply(to: $0) }
+        defer { heartbeat.stop(); ring?.close(); listener?.listener.close(); socket.close() }
+        var lastHello = Date.distantPast
+        let started = Date()
+        log("worker \(id): connecting to \(options.coordinator) (ring address \(address), \(options.threads) thread(s))")
+        while true {
+            let answer = heartbeat.lastAnswer
+            if let session, let heard = answer.session, heard != session {
+                log("worker \(id): the coordinator restarted (new session); introducing myself again")
+                reset()
+            }
+            let silentSince = session == nil && answer.session == nil ? started : answer.date
+            if Date().timeIntervalSince(silentSince) > options.giveUpAfter {
+                throw ClusterError("no answer from the coordinator at \(options.coordinator) for \(Int(options.giveUpAfter)) s: is it running, and is the address reachable from this host?")
+            }
+            if session == nil, Date().timeIntervalSince(lastHello) > 2 {
+                let hello = ClusterMessages.Hello(worker: id, host: address, pid: getpid(), threads: options.threads)
+                try send(try WireMessage(.hello, hello))
+                lastHello = Date()
+            }
+            guard let frame = try socket.receive() else { continue }
+            let message: WireMessage
+            do {
+                message = try WireMessage.decode(frame, maxPayload: Int(Int32.max))
+            } catch let error as WireError {
+                if case .versionMismatch = error {
+                    throw ClusterError("the coordinator speaks another protocol version: \(error); run the same EdgeDistill build everywhere")
+                }
+                log("worker \(id): dropped a malformed message: \(error)")
+                continue
+            }
+            do {
+                if try handle(message, heartbeat: heartbeat) == false { return }
+            } catch let error as WireError {
+                log("worker \(id): dropped a malformed \(message.type) message: \(error)")
+            }
+        }
+    }
+
+    /// Forgets the job and the ring (the coordinator restarted).
+    func reset() {
+        session = nil
+        trainer = nil
+        ring?.close(); ring = nil
+        listener?.listener.close(); listener = nil
+        generation = -1
+        pendingStep = nil
+    }
+
+    func send(_ message: WireMessage) throws {
+        try socket.send(message.encode())
+    }
+
+    /// Handles one message; false when the worker should exit.
+    func handle(_ message: WireMessage, heartbeat: HeartbeatSender) throws -> Bool {
+        switch message.type {
+        case .welcome:
+            let welcome = try message.envelope(ClusterMessages.Welcome.self).header
+            guard welcome.worker == id else { return true }
+            session = welcome.session
+            heartbeat.session = welcome.session
+            log("worker \(id): admitted by the coordinator")
+        case .refuse:
+            let reason = (try? message.envelope(ClusterMessages.Refuse.self).header.reason) ?? "no reason given"
+            throw ClusterError("the coordinator refused this worker: \(reason)")
+        case .configuration:
+            let envelope = try message.envelope(ClusterMessages.Setup.self)
+            guard envelope.header.session == session else { return true }
+            try setUp(envelope)
+        case .prepareRing:
+            let request = try message.envelope(ClusterMessages.PrepareRing.self).header
+            guard request.session == session else { return true }
+            try bindListener(generation: request.generation, reply: .ringEndpoint)
+        case .ring:
+            let assignment = try message.envelope(ClusterMessages.Ring.self).header
+            guard assignment.session == session, let trainer, let bound = listener,
+                  bound.generation == assignment.generation else { return true }
+            ring?.close()
+            let communicator = try RingCommunicator(rank: assignment.rank, endpoints: assignment.endpoints,
+                                                    listener: bound.listener,
+                                                    options: .init(timeout: ringTimeout))
+            listener = nil
+            ring = communicator
+            trainer.use(communicator)
+            generation = assignment.generation
+            pendingStep = nil
+            log("worker \(id): rank \(assignment.rank) of \(assignment.endpoints.count) (ring generation \(assignment.generation))")
+        case .step:
+            let envelope = try message.envelope(ClusterMessages.Step.self)
+            let step = envelope.header
+            guard step.session == session, step.generation == generation, let trainer else { return true }
+            try compute(step, logits: envelope.hasSection("teacher.logits")
+                        ? try SectionCoding.floats(try envelope.section("teacher.logits"), name: "teacher.logits") : nil,
+                        trainer: trainer)
+        case .commit:
+            let decision = try message.envelope(ClusterMessages.Decision.self).header
+            guard decision.session == session, let trainer, pendingStep == decision.step else { return true }
+            trainer.applyUpdate()
+            trainer.setCounters(step: decision.step + 1, optimizerStep: trainer.optimizerStep)
+            pendingStep = nil
+            if decision.reportChecksum {
+                try send(try WireMessage(.checksum, ClusterMessages.Checksum(session: decision.session, step: decision.step,
+                                                                             checksum: trainer.parameterChecksum)))
+            }
+        case .abort:
+            let decision = try message.envelope(ClusterMessages.Decision.self).header
+            if decision.session == session, pendingStep == decision.step { pendingStep = nil }
+        case .stateRequest:
+            let request = try message.envelope(ClusterMessages.StateRequest.self).header
+            guard request.session == session, let trainer else { return true }
+            let state = trainer.exportState(optimizer: request.optimizer)
+            try send(try WireMessage(.parameters, ClusterMessages.State(session: request.session, step: state.step,
+                                                                         optimizerStep: state.optimizerStep),
+                                     sections: JobPackage.stateSections(state)))
+        case .shutdown:
+            let reason = (try? message.envelope(ClusterMessages.Shutdown.self).header.reason) ?? ""
+            log("worker \(id): shut down by the coordinator (\(reason))")
+            return false
+        case .heartbeat:
+            break
+        default:
+            log("worker \(id): ignored an unexpected \(message.type) message")
+        }
+        return true
+    }
+
+    func setUp(_ envelope: Envelope<ClusterMessages.Setup>) throws {
+        let setup = envelope.header
+        ring?.close(); ring = nil
+        trainer = nil
+        let started = Date()
+        let folder = try JobPackage.writeFolder(from: envelope)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tokenizer = try BertTokenizer.load(directory: folder)
+        let (model, mode) = try setup.job.buildModels(folder: folder)
+        try model.checkCompatible(with: tokenizer, directory: folder)
+        let data = try JobPackage.dataset(from: envelope, vocabularySize: model.config.vocabularySize)
+        let trainer = Trainer(model: model, mode: mode, train: data, validation: nil, options: setup.job.options,
+                              label: setup.job.phase)
+        trainer.progress.quiet = true
+        try trainer.importState(try JobPackage.state(from: envelope, step: setup.step, optimizerStep: setup.optimizerStep))
+        trainer.setCounters(step: setup.step, optimizerStep: setup.optimizerStep)
+        self.trainer = trainer
+        ringTimeout = setup.ringTimeout
+        generation = -1
+        pendingStep = nil
+        log(String(format: "worker %@: %@ phase set up in %.1f s (%d examples, step %d)", id, setup.job.phase,
+                   Date().timeIntervalSince(started), data.count, setup.step))
+        try bindListener(generation: setup.generation, reply: .ready)
+    }
+
+    /// Binds a ring listener on an OS-chosen port and tells the coordinator its endpoint.
+    func bindListener(generation: Int, reply: MessageType) throws {
+        guard let session else { return }
+        listener?.listener.close()
+        let bound = try RingListener(context: context, endpoint: "tcp://\(address):*")
+        listener = (generation, bound)
+        try send(try WireMessage(reply, ClusterMessages.Endpoint(session: session, generation: generation, endpoint: bound.endpoint)))
+    }
+
+    func compute(_ step: ClusterMessages.Step, logits: [Float]?, trainer: Trainer) throws {
+        trainer.setCounters(step: step.step, optimizerStep: trainer.optimizerStep)
+        var report = ClusterMessages.Reduced(session: step.session, generation: step.generation, step: step.step,
+                                             loss: 0, crossEntropy: 0, kl: 0, share: [], failure: nil)
+        var sections: [(name: String, bytes: [UInt8])] = []
+        do {
+            guard step.indices.allSatisfy({ $0 >= 0 && $0 < trainer.trainingSet.count }) else {
+                throw ClusterError("step \(step.step) names examples outside the \(trainer.trainingSet.count) this worker holds")
+            }
+            let share = trainer.share(of: step.indices)
+            var given: [Float]?
+            if let logits {
+                let k = trainer.model.config.labelCount
+                let (rank, world) = (trainer.communicator.rank, trainer.communicator.worldSize)
+                let lo = step.indices.count * rank / world
+                if logits.count == step.indices.count * k {
+                    given = Array(logits[(lo * k)..<((lo + share.count) * k)])
+                }
+            }
+            let result = try trainer.reducedGradients(step.indices, teacherLogits: given)
+            report.loss = result.value.total
+            report.crossEntropy = result.value.crossEntropy
+            report.kl = result.value.kl
+            report.share = result.share
+            if let computed = result.teacherLogits { sections.append(("teacher.logits", SectionCoding.bytes(of: computed))) }
+            pendingStep = step.step
+        } catch {
+            report.failure = "\(error)"
+            pendingStep = nil
+            log("worker \(id): step \(step.step) failed: \(error)")
+        }
+        try send(try WireMessage(.reduced, report, sections: sections, sequence: step.step))
+    }
+}

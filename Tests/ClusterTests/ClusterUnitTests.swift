@@ -1,0 +1,93 @@
+import Collective
+import Foundation
+import XCTest
+@testable import Cluster
+
+/// The pieces of the coordinator/worker protocol that need no processes: envelopes, launcher
+/// variables, key files.
+final class ClusterUnitTests: XCTestCase {
+    func testEnvelopeRoundTripAndRejectsDamage() throws {
+        let header = ClusterMessages.Step(session: 7, generation: 2, step: 41, indices: [3, 1, 4, 1, 5])
+        let envelope = Envelope(header, sections: [("teacher.logits", SectionCoding.bytes(of: [Float](arrayLiteral: 1.5, -2, 0.25))),
+                                                   ("empty", [])])
+        let bytes = try envelope.encode()
+        let back = try Envelope<ClusterMessages.Step>.decode(bytes)
+        XCTAssertEqual(back.header.indices, [3, 1, 4, 1, 5])
+        XCTAssertEqual(try SectionCoding.floats(try back.section("teacher.logits"), name: "x"), [1.5, -2, 0.25])
+        XCTAssertEqual(try back.section("empty"), [])
+        XCTAssertThrowsError(try back.section("missing"))
+        // Truncated, padded, and a JSON length pointing past the end are errors, not crashes.
+        XCTAssertThrowsError(try Envelope<ClusterMessages.Step>.decode(Array(bytes.dropLast())))
+        XCTAssertThrowsError(try Envelope<ClusterMessages.Step>.decode(bytes + [0]))
+        var lying = bytes
+        lying[0] = 0xFF; lying[1] = 0xFF
+        XCTAssertThrowsError(try Envelope<ClusterMessages.Step>.decode(lying))
+        XCTAssertThrowsError(try Envelope<ClusterMessages.Step>.decode([1, 0]))
+    }
+
+    func testRandomEnvelopesNeverCrash() throws {
+        var generator = SystemRandomNumberGenerator()
+        let valid = try Envelope(ClusterMessages.Decision(session: 1, generation: 1, step: 1, reportChecksum: true),
+                                 sections: [("a", [1, 2, 3, 4])]).encode()
+        var rejected = 0
+        for trial in 0..<20_000 {
+            var bytes = trial % 2 == 0 ? valid : (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            if trial % 2 == 0, !bytes.isEmpty {
+                for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                }
+            }
+            if (try? Envelope<ClusterMessages.Decision>.decode(bytes)) == nil { rejected += 1 }
+        }
+        XCTAssertGreaterThan(rejected, 10_000)
+    }
+
+    func testLaunchEnvironment() throws {
+        XCTAssertNil(try LaunchEnvironment.detect([:]))
+        XCTAssertNil(try LaunchEnvironment.detect(["WORLD_SIZE": "1", "RANK": "0"]))
+        let torch = try LaunchEnvironment.detect(["RANK": "2", "WORLD_SIZE": "3", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "6000"])
+        XCTAssertEqual(torch, LaunchEnvironment(rank: 2, worldSize: 3, masterAddress: "10.0.0.1", masterPort: 6000))
+        XCTAssertEqual(torch?.coordinatorEndpoint, "tcp://10.0.0.1:6000")
+        XCTAssertEqual(torch?.isCoordinator, false)
+        let slurm = try LaunchEnvironment.detect(["SLURM_PROCID": "0", "SLURM_NTASKS": "4", "MASTER_ADDR": "node1"])
+        XCTAssertEqual(slurm?.masterPort, 29500)
+        XCTAssertEqual(slurm?.isCoordinator, true)
+        XCTAssertThrowsError(try LaunchEnvironment.detect(["WORLD_SIZE": "2", "MASTER_ADDR": "x"])) {
+            XCTAssertTrue("\($0)".contains("RANK"))
+        }
+        XCTAssertThrowsError(try LaunchEnvironment.detect(["WORLD_SIZE": "2", "RANK": "0"])) {
+            XCTAssertTrue("\($0)".contains("MASTER_ADDR"))
+        }
+        XCTAssertThrowsError(try LaunchEnvironment.detect(["WORLD_SIZE": "two", "RANK": "0"]))
+        XCTAssertThrowsError(try LaunchEnvironment.detect(["WORLD_SIZE": "2", "RANK": "5", "MASTER_ADDR": "x"]))
+    }
+
+    func testKeyFilesRoundTripAndErrors() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let keys = try CurveKeyPair.generate()
+        try keys.write(prefix: folder + "/w1")
+        XCTAssertEqual(try CurveKeyPair.load(folder + "/w1.key"), keys)
+        XCTAssertEqual(try CurveKeyPair.loadPublic(folder + "/w1.pub"), keys.publicKey)
+        XCTAssertEqual(try CurveKeyPair.loadAuthorized(folder), [keys.publicKey])
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/w1.key")
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        XCTAssertThrowsError(try keys.write(prefix: folder + "/w1")) { XCTAssertTrue("\($0)".contains("exists")) }
+        XCTAssertThrowsError(try CurveKeyPair.load(folder + "/w1.pub")) { XCTAssertTrue("\($0)".contains("secret-key")) }
+        try "# keys\nnot-a-key\n".write(toFile: folder + "/list", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try CurveKeyPair.loadAuthorized(folder + "/list")) { XCTAssertTrue("\($0)".contains("list:2")) }
+    }
+
+    func testEndpointHelpers() throws {
+        XCTAssertEqual(LocalAddress.host(ofEndpoint: "tcp://10.1.2.3:5555"), "10.1.2.3")
+        XCTAssertEqual(LocalAddress.host(ofEndpoint: "tcp://[::1]:5555"), "::1")
+        XCTAssertNil(LocalAddress.host(ofEndpoint: "ipc:///tmp/x"))
+        XCTAssertTrue(LocalAddress.isLoopbackOnly("tcp://127.0.0.1:*"))
+        XCTAssertFalse(LocalAddress.isLoopbackOnly("tcp://0.0.0.0:5555"))
+        XCTAssertEqual(try LocalAddress.towards(endpoint: "tcp://127.0.0.1:1"), "127.0.0.1")
+        XCTAssertThrowsError(try Coordinator(options: CoordinatorOptions(bind: "tcp://0.0.0.0:*", workers: 1), log: { _ in })) {
+            XCTAssertTrue("\($0)".contains("--insecure"))
+        }
+    }
+}
