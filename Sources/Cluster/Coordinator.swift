@@ -267,6 +267,7 @@ public final class Coordinator: PhaseExecutor {
             try trainer.finishStepBookkeeping(&book, value: value, indices: indices) {
                 try trainer.importState(try pullState(optimizer: true))
             }
+            injectFault(phase: job.phase, step: trainer.step)
             if let line = coverage.finishStep(trainer.step) {
                 log("coordinator: \(line.text)")
                 trainer.metricsLog?.append(line.record)
@@ -275,6 +276,15 @@ public final class Coordinator: PhaseExecutor {
         }
         try trainer.importState(try pullState(optimizer: true))
         return book.summary(steps: trainer.step, trainer: trainer)
+    }
+
+    /// Fault injection for tests: `EDGEDISTILL_COORDINATOR_FAULT=PHASE:STEP` makes the coordinator
+    /// SIGKILL itself once that many steps of that phase are done, leaving its workers behind.
+    func injectFault(phase: String, step: Int) {
+        guard let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_COORDINATOR_FAULT"]?.split(separator: ":"),
+              fault.count == 2, fault[0] == phase, Int(fault[1]) == step else { return }
+        log("coordinator: EDGEDISTILL_COORDINATOR_FAULT: killing myself after \(phase) step \(step)")
+        kill(getpid(), SIGKILL)
     }
 
     /// Waits until `count` workers are connected.

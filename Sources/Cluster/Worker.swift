@@ -56,7 +56,9 @@ public final class Worker {
         socket = try ZMQSocket(context: context, type: .dealer)
         try socket.setOption(.routingID(Array(id.utf8)))
         try socket.setOption(.receiveTimeout(200))
-        try socket.setOption(.sendTimeout(30_000))
+        // Sends wait at most 2 s: with no connection up (the coordinator is down, or the CURVE
+        // handshake was refused) a DEALER has nowhere to queue, and a hello is simply retried.
+        try socket.setOption(.sendTimeout(2_000))
         try options.security?.apply(to: socket)
         try socket.connect(options.coordinator)
         address = try options.advertise ?? LocalAddress.towards(endpoint: options.coordinator)
@@ -115,8 +117,14 @@ public final class Worker {
         pendingStep = nil
     }
 
+    /// Sends to the coordinator; a send that times out (no connection) is logged, not fatal: the
+    /// coordinator notices the missing message and redoes or re-sends what it needs.
     func send(_ message: WireMessage) throws {
-        try socket.send(message.encode())
+        do {
+            try socket.send(message.encode())
+        } catch let error as ZMQError where error.errno == EAGAIN {
+            if message.type != .hello { log("worker \(id): could not send \(message.type) to the coordinator: \(error)") }
+        }
     }
 
     /// Handles one message; false when the worker should exit.
@@ -157,6 +165,7 @@ public final class Worker {
             let envelope = try message.envelope(ClusterMessages.Step.self)
             let step = envelope.header
             guard step.session == session, step.generation == generation, let trainer else { return true }
+            injectFault(phase: trainer.progress.label, step: step.step)
             try compute(step, logits: envelope.hasSection("teacher.logits")
                         ? try SectionCoding.floats(try envelope.section("teacher.logits"), name: "teacher.logits") : nil,
                         trainer: trainer)
@@ -224,6 +233,20 @@ public final class Worker {
         let bound = try RingListener(context: context, endpoint: "tcp://\(address):*")
         listener = (generation, bound)
         try send(try WireMessage(reply, ClusterMessages.Endpoint(session: session, generation: generation, endpoint: bound.endpoint)))
+    }
+
+    /// Fault injection for tests: `EDGEDISTILL_WORKER_FAULT=PHASE:STEP:kill` makes this worker
+    /// SIGKILL itself on receiving that step (as a crashed machine would vanish, mid-step), and
+    /// `...:corrupt` changes one of its weights after committing it, which the checksum must catch.
+    func injectFault(phase: String, step: Int) {
+        guard let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_WORKER_FAULT"]?.split(separator: ":"),
+              fault.count == 3, fault[0] == phase, Int(fault[1]) == step else { return }
+        if fault[2] == "kill" {
+            log("worker \(id): EDGEDISTILL_WORKER_FAULT: killing myself at \(phase) step \(step)")
+            kill(getpid(), SIGKILL)
+        } else if fault[2] == "corrupt", let trainer {
+            trainer.model.parameters.base[0] += 1
+        }
     }
 
     func compute(_ step: ClusterMessages.Step, logits: [Float]?, trainer: Trainer) throws {

@@ -3,7 +3,7 @@ import Foundation
 /// Progress of long work: a bar with rate and ETA redrawn in place on a terminal, plain lines
 /// (at most one every `interval` seconds) when stderr is a file or a pipe.
 public final class Progress {
-    let label: String
+    public let label: String
     let unit: String
     let total: Int
     let interactive: Bool

@@ -1,0 +1,208 @@
+import Foundation
+import XCTest
+import Model
+
+/// A coordinator and workers as separate real processes on loopback: a worker killed with
+/// SIGKILL mid-epoch, a worker joining late, a coordinator restarted with --resume, corrupted
+/// replicas, and CURVE keys.
+final class ClusterFaultTests: CLITestCase {
+    var processes: [Process] = []
+
+    override func tearDownWithError() throws {
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try super.tearDownWithError()
+    }
+
+    /// A TCP port on loopback that was free a moment ago.
+    func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok else { throw XCTSkip("cannot find a free loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts the binary with stdout and stderr going to `log` (a file, so nothing blocks on a pipe).
+    func start(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes.append(process)
+        return process
+    }
+
+    func wait(_ process: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return !process.isRunning
+    }
+
+    func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// The run's options: 2 distillation epochs of 20 steps on 320 sentences.
+    func runOptions(out: String) throws -> [String] {
+        let teacher = try tinyEncoder()
+        let train = try sentimentData(320, seed: 21), dev = try sentimentData(60, seed: 22)
+        let config = scratch.appendingPathComponent("fault.yaml").path
+        try """
+        finetune:
+          epochs: 1
+          learning_rate: 0.002
+          eval_every: 10
+        distill:
+          learning_rate: 0.001
+          eval_every: 10
+        checkpoint_every: 5
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return ["--config", config, "--teacher", teacher, "--train", train, "--eval", dev, "--out", out,
+                "--epochs", "2", "--student-layers", "1", "--seed", "8", "--threads", "1"]
+    }
+
+    func studentAccuracy(_ out: String) throws -> Double {
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any]
+        let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
+        return (evaluation?["student"] as? [String: Any])?["accuracy"] as? Double ?? -1
+    }
+
+    static let fastFailure = ["--heartbeat-timeout", "2", "--ring-timeout", "3"]
+
+    func testKilledWorkerIsReplacedByTheRestWithEveryExampleOncePerEpoch() throws {
+        let reference = scratch.appendingPathComponent("reference").path
+        let fine = try run(["run"] + (try runOptions(out: reference)))
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+
+        let out = scratch.appendingPathComponent("faulty").path
+        let port = try freePort()
+        let coordinatorLog = scratch.appendingPathComponent("coordinator.log").path
+        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "3"]
+                                    + (try runOptions(out: out)) + Self.fastFailure, log: coordinatorLog)
+        for w in 0..<3 {
+            let fault = w == 1 ? ["EDGEDISTILL_WORKER_FAULT": "student:27:kill"] : [:]
+            _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], environment: fault,
+                          log: scratch.appendingPathComponent("worker\(w).log").path)
+        }
+        XCTAssertTrue(wait(coordinator, seconds: 120), "coordinator still running: \(text(coordinatorLog))")
+        let log = text(coordinatorLog)
+        XCTAssertEqual(coordinator.isRunning ? -1 : coordinator.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("lost: no heartbeat"), log)
+        XCTAssertTrue(log.contains("step 27 aborted"), log)
+        XCTAssertTrue(log.contains("of 2 worker(s)"), log)
+        // Fine-tuning's epoch and both distillation epochs: every example exactly once.
+        XCTAssertEqual(log.components(separatedBy: "was processed exactly once").count - 1, 3, log)
+        XCTAssertFalse(log.contains("never processed"), log)
+        let faulty = try studentAccuracy(out), clean = try studentAccuracy(reference)
+        XCTAssertGreaterThan(faulty, 0)
+        XCTAssertEqual(faulty, clean, accuracy: 0.01, "accuracy with a lost worker \(faulty) vs \(clean)")
+    }
+
+    func testLateWorkerJoinsAndCorruptedReplicaIsCaught() throws {
+        // A late joiner: the coordinator starts with one worker; a second joins mid-run.
+        let out = scratch.appendingPathComponent("late").path
+        let port = try freePort()
+        let coordinatorLog = scratch.appendingPathComponent("late.log").path
+        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "1"]
+                                    + (try runOptions(out: out)) + Self.fastFailure, log: coordinatorLog)
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("first.log").path)
+        let deadline = Date().addingTimeInterval(60)
+        while !text(coordinatorLog).contains("student phase"), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("second.log").path)
+        XCTAssertTrue(wait(coordinator, seconds: 120), text(coordinatorLog))
+        let log = text(coordinatorLog)
+        XCTAssertEqual(coordinator.isRunning ? -1 : coordinator.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("of 2 worker(s)"), "the late worker never joined the ring: \(log)")
+        XCTAssertFalse(log.contains("never processed"), log)
+
+        // A replica whose weights drift is caught by the checksum, and the run stops saying so.
+        let bad = scratch.appendingPathComponent("corrupt").path
+        let port2 = try freePort()
+        let badLog = scratch.appendingPathComponent("corrupt.log").path
+        let failing = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port2)", "--workers", "2", "--checksum-every", "4"]
+                                + (try runOptions(out: bad)) + Self.fastFailure, log: badLog)
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port2)"], log: scratch.appendingPathComponent("c0.log").path)
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port2)"], environment: ["EDGEDISTILL_WORKER_FAULT": "teacher:5:corrupt"],
+                      log: scratch.appendingPathComponent("c1.log").path)
+        XCTAssertTrue(wait(failing, seconds: 120), text(badLog))
+        XCTAssertNotEqual(failing.isRunning ? 0 : failing.terminationStatus, 0)
+        XCTAssertTrue(text(badLog).contains("weights differ after step 8"), text(badLog))
+    }
+
+    func testRestartedCoordinatorResumesAndWorkersReconnect() throws {
+        let out = scratch.appendingPathComponent("resumed").path
+        let port = try freePort()
+        let options = try runOptions(out: out)
+        let firstLog = scratch.appendingPathComponent("first.log").path
+        let first = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "2"] + options + Self.fastFailure,
+                              environment: ["EDGEDISTILL_COORDINATOR_FAULT": "student:12"], log: firstLog)
+        for w in 0..<2 {
+            _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("w\(w).log").path)
+        }
+        XCTAssertTrue(wait(first, seconds: 120), text(firstLog))
+        XCTAssertNotEqual(first.isRunning ? 0 : first.terminationStatus, 0, "the injected crash did not happen: \(text(firstLog))")
+        let secondLog = scratch.appendingPathComponent("second.log").path
+        let second = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "2", "--resume"] + options + Self.fastFailure,
+                               log: secondLog)
+        XCTAssertTrue(wait(second, seconds: 120), text(secondLog))
+        let log = text(secondLog)
+        XCTAssertEqual(second.isRunning ? -1 : second.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("resumed from"), log)
+        XCTAssertTrue(log.contains("teacher: already fine-tuned"), log)
+        XCTAssertTrue(log.contains("resumed from") && log.contains("at step 10"), log)
+        for w in 0..<2 {
+            let workerLog = text(scratch.appendingPathComponent("w\(w).log").path)
+            XCTAssertTrue(workerLog.contains("the coordinator restarted"), workerLog)
+        }
+        XCTAssertGreaterThan(try studentAccuracy(out), 0)
+    }
+
+    func testCurveAdmitsOnlyListedWorkers() throws {
+        let keys = scratch.appendingPathComponent("keys").path
+        try FileManager.default.createDirectory(atPath: keys + "/workers", withIntermediateDirectories: true)
+        for prefix in ["coordinator", "workers/good", "intruder"] {
+            let made = try run(["keygen", "--out", keys + "/" + prefix])
+            XCTAssertEqual(made.status, 0, made.stderr)
+        }
+        try FileManager.default.removeItem(atPath: keys + "/workers/good.key")  // the coordinator needs only .pub files
+        let goodKey = keys + "/good.key"
+        // Recreate a worker key whose public half is listed.
+        try FileManager.default.removeItem(atPath: keys + "/workers/good.pub")
+        XCTAssertEqual(try run(["keygen", "--out", keys + "/good"]).status, 0)
+        try FileManager.default.copyItem(atPath: keys + "/good.pub", toPath: keys + "/workers/good.pub")
+
+        let out = scratch.appendingPathComponent("curve").path
+        let port = try freePort()
+        let log = scratch.appendingPathComponent("curve.log").path
+        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "1",
+                                     "--secret-key", keys + "/coordinator.key", "--authorized-keys", keys + "/workers"]
+                                    + (try runOptions(out: out)) + Self.fastFailure, log: log)
+        let intruderLog = scratch.appendingPathComponent("intruder.log").path
+        let intruder = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--give-up-after", "4",
+                                  "--secret-key", keys + "/intruder.key", "--coordinator-key", keys + "/coordinator.pub"],
+                                 log: intruderLog)
+        XCTAssertTrue(wait(intruder, seconds: 30), "the intruder was not turned away")
+        XCTAssertTrue(!intruder.isRunning && intruder.terminationStatus != 0, text(intruderLog))
+        XCTAssertTrue(text(log).contains("is not authorized"), text(log))
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--secret-key", goodKey,
+                       "--coordinator-key", keys + "/coordinator.pub"], log: scratch.appendingPathComponent("good.log").path)
+        XCTAssertTrue(wait(coordinator, seconds: 120), text(log))
+        XCTAssertEqual(coordinator.isRunning ? -1 : coordinator.terminationStatus, 0, text(log))
+    }
+
+    func testNonLoopbackBindNeedsKeysOrInsecure() throws {
+        try assertFails(["coordinator", "--bind", "tcp://0.0.0.0:5999", "--workers", "1"] + (try runOptions(out: scratch.path + "/x")),
+                        mentions: ["--insecure", "keygen"])
+        try assertFails(["worker", "--connect", "tcp://127.0.0.1:1", "--secret-key", "/nonexistent.key", "--coordinator-key", "/x.pub"],
+                        mentions: ["/nonexistent.key"])
+    }
+}
