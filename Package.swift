@@ -4,6 +4,7 @@ import PackageDescription
 // Layers, each importing only those below it:
 //   CDNNL, CZeroMQ (C libraries) -> Kernels (oneDNN), Collective (ZeroMQ)
 //   -> Model -> Training -> Cluster (coordinator, workers) -> edgedistill (CLI)
+//   CZlib (C library) -> Report (the run's comparison table and chart; needs no other module of ours)
 // Kernels are plain loops over pointers: -Ounchecked drops overflow traps so LLVM vectorizes them,
 // and on x86-64 we target AVX2+FMA (Haswell and newer; every server and laptop of the last decade).
 #if arch(x86_64)
@@ -28,12 +29,15 @@ let package = Package(
                        providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ",
                        providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Kernels", dependencies: ["CDNNL"], swiftSettings: optimize),
         .target(name: "CChecksum", path: "Sources/CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimize),
-        .target(name: "Training", dependencies: ["Model", "Kernels", "Collective"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Model", "Kernels", "Collective", "Report"], swiftSettings: optimize),
         .target(name: "Cluster", dependencies: ["Training", "Model", "Kernels", "Collective"], swiftSettings: optimize),
+        .target(name: "Report", dependencies: ["CZlib"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [
             "Cluster", "Training", "Model", "Kernels", "Collective",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,6 +48,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Collective"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Training", "Model", "Collective"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Model", "edgedistill"]),
     ],
     swiftLanguageModes: [.v5]
