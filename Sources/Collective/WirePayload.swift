@@ -31,6 +31,25 @@ public enum WirePayload {
         #endif
     }
 
+    /// Adds the `destination.count` floats at `source` (which need not be aligned) into
+    /// `destination`, element by element: the reduction of an all-reduce, read straight from a
+    /// received frame.
+    public static func addFloats(from source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+        guard let base = destination.baseAddress else { return }
+        let count = destination.count
+        // A while loop over pointers: `for in` over a range is slow in debug builds.
+        var index = 0
+        while index < count {
+            #if _endian(little)
+            base[index] += source.loadUnaligned(fromByteOffset: index &* 4, as: Float.self)
+            #else
+            let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self))
+            base[index] += Float(bitPattern: bits)
+            #endif
+            index += 1
+        }
+    }
+
     /// The bytes of `values`, 4 per float.
     public static func bytes(of values: [Float]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: values.count * MemoryLayout<Float>.size)
