@@ -129,9 +129,9 @@ apply_qdisc() {
     if [[ -n "$rate" ]]; then
         local bits burst
         bits=$(rate_bits "$rate")
-        # At least 4 ms of traffic and two 64 KiB GSO packets: veth hands tbf whole TSO segments,
+        # At least 1 ms of traffic and two 64 KiB GSO packets: veth hands tbf whole TSO segments,
         # and a bucket smaller than a segment would drop it forever.
-        burst=$(( bits / 8 / 250 )); (( burst < 131072 )) && burst=131072
+        burst=$(( bits / 8 / 1000 )); (( burst < 131072 )) && burst=131072
         tbf="tbf rate $rate burst $burst latency 100ms"
     fi
     if [[ -n "$netem" ]]; then
