@@ -40,6 +40,30 @@ public enum CRC32C {
         return software(bytes, continuing: crc)
     }
 
+    /// The CRC-32C of `source`, continuing from `crc`, while copying it to `destination` (which
+    /// must not overlap it): one pass over memory where the hardware path is available.
+    public static func copy(_ source: UnsafeRawBufferPointer, to destination: UnsafeMutableRawPointer,
+                            continuing crc: UInt32 = 0) -> UInt32 {
+        guard let base = source.baseAddress, source.count > 0 else { return crc }
+        if hardware { return ~edgedistill_crc32c_copy(~crc, destination, base, source.count) }
+        destination.copyMemory(from: base, byteCount: source.count)
+        return software(source, continuing: crc)
+    }
+
+    /// The CRC-32C of the `destination.count` little-endian floats at `source` (any alignment),
+    /// continuing from `crc`, while adding them into `destination`: one pass where the hardware
+    /// path is available.
+    public static func addFloats(from source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>,
+                                 continuing crc: UInt32 = 0) -> UInt32 {
+        guard let base = destination.baseAddress, destination.count > 0 else { return crc }
+        #if _endian(little)
+        if hardware { return ~edgedistill_crc32c_add_floats(~crc, base, source, destination.count) }
+        #endif
+        WirePayload.addFloats(from: source, into: destination)
+        return software(UnsafeRawBufferPointer(start: source, count: destination.count * MemoryLayout<Float>.size),
+                        continuing: crc)
+    }
+
     /// Whether the hardware instruction is used.
     public static let hardware = edgedistill_crc32c_hardware() != 0
 

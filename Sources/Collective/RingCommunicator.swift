@@ -23,12 +23,15 @@ import Darwin
 /// independent of N, which is why the ring is bandwidth-optimal.
 ///
 /// A chunk travels as pieces of at most `maxChunkBytes` data bytes, each one `WireMessage`
-/// frame whose payload is a `RingChunkHeader` and the floats. Within a step, ranks send piece
-/// k, then receive piece k, so at most a few pieces are in flight per link: memory stays at
-/// one piece per rank however large the buffer, and the next link is already busy while a
-/// piece is being added. Each frame's sequence is the communicator's call counter: frames
-/// left over from an aborted earlier call are recognised and dropped, and a frame from a
-/// later call means the ranks disagree about the calls they make, which is an error.
+/// frame whose payload is a `RingChunkHeader` and the floats. The whole call is one pipeline of
+/// pieces: piece k of step s leaves as soon as piece k of step s-1 has arrived, and sends run up
+/// to `piecesInFlight` pieces ahead of receives, so the link stays busy while a piece is checked
+/// and added, and memory stays bounded however large the buffer. Frames are written straight into
+/// libzmq messages and read where libzmq received them: the only copies of the data are the one
+/// into an outgoing frame and the add (or copy) out of an incoming one. Each frame's sequence is
+/// the communicator's call counter: frames left over from an aborted earlier call are recognised
+/// and dropped, and a frame from a later call means the ranks disagree about the calls they
+/// make, which is an error.
 ///
 /// Receives and sends wait at most `Options.timeout` and then throw an error naming the
 /// silent neighbour; recovering from that (rejoining, shrinking the ring) is left to the
@@ -54,10 +57,12 @@ public final class RingCommunicator: Communicator {
     /// root or a fast rank cannot pile up more than about 2 x 16 pieces (32 MiB at the
     /// default chunk size) per link, and enough that the ring never deadlocks. Were every
     /// rank blocked sending, every queue would be full, so each rank would have received at
-    /// least 16 messages fewer than its left neighbour sent; but send-then-receive keeps each
-    /// rank at most two sends ahead of its own receives. Going once round the ring, both
-    /// cannot hold for any queue length above 2.
+    /// least 16 messages fewer than its left neighbour sent; but a rank sends at most
+    /// `piecesInFlight` (8) messages more than it has received. Summed once round the ring, both
+    /// cannot hold while `piecesInFlight` is below the queue length.
     static let queueLength: Int32 = 16
+    /// How many pieces an all-reduce sends beyond those it has received (see `queueLength`).
+    static let piecesInFlight = 8
     /// The largest frame any valid configuration sends: header, chunk header, 256 MiB of data.
     static let largestFrame = WireProtocol.headerSize + RingChunkHeader.size + maxChunkBytesLimit
     /// The largest `Options.maxChunkBytes` accepted.
@@ -84,11 +89,6 @@ public final class RingCommunicator: Communicator {
     private let maxFloats: Int
     /// The largest payload a valid ring frame has: chunk header and one piece.
     private let maxPayload: Int
-    /// The outgoing frame, `WireProtocol.headerSize + maxPayload` bytes, reused for every
-    /// message; empty in a world of one.
-    private let frame: UnsafeMutableRawBufferPointer
-    /// Incoming floats of one piece (`maxFloats`), before they are added into the buffer.
-    private let scratch: UnsafeMutableBufferPointer<Float>
 
     /// Binds `endpoints[rank]` (unless the world is one rank) and connects to the right
     /// neighbour.
@@ -125,13 +125,12 @@ public final class RingCommunicator: Communicator {
             // One rank: the collectives are identities and need no sockets.
             inbox = nil
             outbox = nil
-            frame = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-            scratch = UnsafeMutableBufferPointer(start: nil, count: 0)
             return
         }
         guard let listener else {
             throw CollectiveError.invalidConfiguration("rank \(rank) of \(worldSize) needs a listener")
         }
+        AllocatorTuning.keepMessageMemory
         let inbox = listener.socket
         try inbox.setOption(.receiveTimeout(timeoutMilliseconds))
         let outbox = try ZMQSocket(context: listener.context, type: .push)
@@ -140,13 +139,6 @@ public final class RingCommunicator: Communicator {
         try outbox.connect(endpoints[right])
         self.inbox = inbox
         self.outbox = outbox
-        frame = .allocate(byteCount: WireProtocol.headerSize + maxPayload, alignment: 16)
-        scratch = .allocate(capacity: maxFloats)
-    }
-
-    deinit {
-        frame.deallocate()
-        scratch.deallocate()
     }
 
     private static func validate(rank: Int, endpoints: [String], options: Options) throws {
@@ -207,13 +199,17 @@ public final class RingCommunicator: Communicator {
             let header = RingChunkHeader(step: UInt32(truncatingIfNeeded: piece), chunk: 0,
                                          offset: UInt64(range.lowerBound), total: UInt64(buffer.count))
             if rank != root {
-                try receive(.broadcastChunk, expecting: header, byteCount: range.count, operation: operation) { data in
-                    if let base = buffer.baseAddress { (base + range.lowerBound).copyMemory(from: data, byteCount: range.count) }
+                try receive(.broadcastChunk, expecting: header, byteCount: range.count, operation: operation) { data, crc in
+                    guard let base = buffer.baseAddress else { return crc }
+                    return CRC32C.copy(UnsafeRawBufferPointer(start: data, count: range.count), to: base + range.lowerBound,
+                                       continuing: crc)
                 }
             }
             if rank == root || forwards {
-                try send(.broadcastChunk, header, byteCount: range.count, operation: operation) { destination in
-                    if let base = buffer.baseAddress { destination.copyMemory(from: base + range.lowerBound, byteCount: range.count) }
+                try send(.broadcastChunk, header, byteCount: range.count, operation: operation) { destination, crc in
+                    guard let base = buffer.baseAddress else { return crc }
+                    return CRC32C.copy(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count),
+                                       to: destination, continuing: crc)
                 }
             }
         }
@@ -231,75 +227,78 @@ public final class RingCommunicator: Communicator {
 
     // MARK: - The ring
 
-    /// Reduce-scatter, then (if `allGather`) all-gather, of `buffer` around the ring.
+    /// Reduce-scatter, then (if `allGather`) all-gather, of `buffer` around the ring, as one
+    /// pipeline of pieces.
+    ///
+    /// Step g (0..<N-1 reduce-scatter, N-1..<2N-2 all-gather) sends chunk `sendChunk(g)` and
+    /// receives chunk `receiveChunk(g)`; the chunk a rank sends at step g is the one it received at
+    /// step g-1, so piece k of step g may leave as soon as piece k of step g-1 has arrived, without
+    /// waiting for the rest of that step. Sends run up to `piecesInFlight` ahead of receives, which
+    /// keeps the link busy while a piece is checked and added, and keeps memory bounded.
     private func ringPass(_ type: MessageType, _ buffer: UnsafeMutableBufferPointer<Float>, allGather: Bool,
                           operation: String) throws {
         let n = worldSize
-        for step in 0..<(n - 1) {
-            try exchange(type, step: step, send: (rank - step + n) % n, receive: (rank - step - 1 + 2 * n) % n,
-                         buffer, add: true, operation: operation)
+        let steps = allGather ? 2 * (n - 1) : n - 1
+        func sendChunk(_ step: Int) -> Int {
+            step < n - 1 ? (rank - step + n) % n : (rank + 1 - (step - (n - 1)) + 2 * n) % n
         }
-        guard allGather else { return }
-        for step in 0..<(n - 1) {
-            try exchange(type, step: n - 1 + step, send: (rank + 1 - step + n) % n, receive: (rank - step + n) % n,
-                         buffer, add: false, operation: operation)
+        func receiveChunk(_ step: Int) -> Int {
+            step < n - 1 ? (rank - step - 1 + 2 * n) % n : (rank - (step - (n - 1)) + 2 * n) % n
         }
-    }
+        func chunkRange(_ chunk: Int) -> Range<Int> { RingPartition.chunk(chunk, of: buffer.count, parts: n) }
+        func pieces(_ chunk: Int) -> Int { RingPartition.pieceCount(of: chunkRange(chunk), maxCount: maxFloats) }
 
-    /// One ring step: sends chunk `sendChunk` to the right while receiving chunk
-    /// `receiveChunk` from the left, adding it into the buffer (`add`) or copying it over.
-    private func exchange(_ type: MessageType, step: Int, send sendChunk: Int, receive receiveChunk: Int,
-                          _ buffer: UnsafeMutableBufferPointer<Float>, add: Bool, operation: String) throws {
-        let floatSize = MemoryLayout<Float>.size
-        let sendRange = RingPartition.chunk(sendChunk, of: buffer.count, parts: worldSize)
-        let receiveRange = RingPartition.chunk(receiveChunk, of: buffer.count, parts: worldSize)
-        // Neighbouring chunks may differ by one element and so by one piece.
-        let sendPieces = RingPartition.pieceCount(of: sendRange, maxCount: maxFloats)
-        let receivePieces = RingPartition.pieceCount(of: receiveRange, maxCount: maxFloats)
-        for piece in 0..<max(sendPieces, receivePieces) {
-            // Send before receiving: sends are queued, so no rank waits on a neighbour that is
-            // itself waiting to send.
-            if piece < sendPieces {
-                let range = RingPartition.piece(piece, of: sendRange, maxCount: maxFloats)
-                let header = RingChunkHeader(step: UInt32(step), chunk: UInt32(sendChunk),
+        var sendStep = 0, sendPiece = 0, receiveStep = 0, receivePiece = 0
+        var sent = 0, received = 0
+        /// Whether piece `piece` of step `step` has arrived.
+        func arrived(_ step: Int, _ piece: Int) -> Bool {
+            receiveStep > step || (receiveStep == step && receivePiece > piece)
+        }
+        while sendStep < steps || receiveStep < steps {
+            // Send whatever is ready, up to the window (everything once all has been received).
+            while sendStep < steps, sent - received < Self.piecesInFlight || receiveStep >= steps,
+                  sendStep == 0 || arrived(sendStep - 1, sendPiece) {
+                let chunk = sendChunk(sendStep)
+                let range = RingPartition.piece(sendPiece, of: chunkRange(chunk), maxCount: maxFloats)
+                let header = RingChunkHeader(step: UInt32(sendStep), chunk: UInt32(chunk),
                                              offset: UInt64(range.lowerBound), total: UInt64(buffer.count))
-                try send(type, header, byteCount: range.count * floatSize, operation: operation) { destination in
-                    WirePayload.storeFloats(UnsafeBufferPointer(rebasing: buffer[range]), to: destination)
+                try send(type, header, byteCount: range.count * MemoryLayout<Float>.size, operation: operation) { destination, crc in
+                    WirePayload.storeFloats(UnsafeBufferPointer(rebasing: buffer[range]), to: destination, continuing: crc)
                 }
+                sent += 1
+                sendPiece += 1
+                if sendPiece == pieces(chunk) { sendStep += 1; sendPiece = 0 }
             }
-            if piece < receivePieces {
-                let range = RingPartition.piece(piece, of: receiveRange, maxCount: maxFloats)
-                let expected = RingChunkHeader(step: UInt32(step), chunk: UInt32(receiveChunk),
-                                               offset: UInt64(range.lowerBound), total: UInt64(buffer.count))
-                try receive(type, expecting: expected, byteCount: range.count * floatSize, operation: operation) { data in
-                    let target = UnsafeMutableBufferPointer(rebasing: buffer[range])
-                    guard add else { return WirePayload.loadFloats(from: data, into: target) }
-                    guard let local = target.baseAddress, let incoming = scratch.baseAddress else { return }
-                    let count = target.count
-                    WirePayload.loadFloats(from: data, into: UnsafeMutableBufferPointer(start: incoming, count: count))
-                    // A while loop over pointers: `for in` over a range is slow in debug builds.
-                    var index = 0
-                    while index < count {
-                        local[index] += incoming[index]
-                        index += 1
-                    }
-                }
+            guard receiveStep < steps else { continue }
+            let chunk = receiveChunk(receiveStep)
+            let range = RingPartition.piece(receivePiece, of: chunkRange(chunk), maxCount: maxFloats)
+            let expected = RingChunkHeader(step: UInt32(receiveStep), chunk: UInt32(chunk),
+                                           offset: UInt64(range.lowerBound), total: UInt64(buffer.count))
+            let add = receiveStep < n - 1
+            try receive(type, expecting: expected, byteCount: range.count * MemoryLayout<Float>.size,
+                        operation: operation) { data, crc in
+                let target = UnsafeMutableBufferPointer(rebasing: buffer[range])
+                return add ? WirePayload.addFloats(from: data, into: target, continuing: crc)
+                           : WirePayload.loadFloats(from: data, into: target, continuing: crc)
             }
+            received += 1
+            receivePiece += 1
+            if receivePiece == pieces(chunk) { receiveStep += 1; receivePiece = 0 }
         }
     }
 
-    /// Frames `header` and `byteCount` data bytes (written by `data`) and sends them right.
+    /// Frames `header` and `byteCount` data bytes and sends them right. `data` moves the bytes into
+    /// the frame and returns the checksum continued over them, in one pass; the frame is written
+    /// straight into a libzmq message, which libzmq sends from without another copy.
     private func send(_ type: MessageType, _ header: RingChunkHeader, byteCount: Int, operation: String,
-                      data: (UnsafeMutableRawPointer) -> Void) throws {
+                      data: (UnsafeMutableRawPointer, UInt32) -> UInt32) throws {
         guard let outbox else { return }
-        let count = WireProtocol.writeFrame(into: frame, type: type, rank: UInt32(rank), sequence: callCount,
-                                            payloadCount: RingChunkHeader.size + byteCount) { payload in
-            guard let base = payload.baseAddress else { return }
-            header.store(to: base)
-            data(base + RingChunkHeader.size)
-        }
         do {
-            try outbox.send(UnsafeRawBufferPointer(rebasing: frame[..<count]))
+            try outbox.sendMessage(count: WireProtocol.headerSize + RingChunkHeader.size + byteCount) { frame in
+                WireProtocol.writeFrame(into: frame, type: type, rank: UInt32(rank), sequence: callCount,
+                                        prefixCount: RingChunkHeader.size, dataCount: byteCount,
+                                        prefix: { header.store(to: $0) }, data: data)
+            }
         } catch let error as ZMQError where error.errno == EAGAIN {
             throw CollectiveError.peerNotReceiving(rank: rank, peer: right, endpoint: endpoints[right],
                                                    seconds: options.timeout, operation: operation)
@@ -309,7 +308,7 @@ public final class RingCommunicator: Communicator {
     /// Receives the next frame of this call from the left, checks it is exactly the piece
     /// `expected` with `byteCount` data bytes, and hands the data to `consume`.
     private func receive(_ type: MessageType, expecting expected: RingChunkHeader, byteCount: Int, operation: String,
-                         consume: (UnsafeRawPointer) -> Void) throws {
+                         consume: (UnsafeRawPointer, UInt32) -> UInt32) throws {
         guard let inbox else { return }
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeoutMilliseconds))
         var shortened = false
@@ -320,58 +319,87 @@ public final class RingCommunicator: Communicator {
         let silent = CollectiveError.peerSilent(rank: rank, peer: left, endpoint: endpoints[left],
                                                 seconds: options.timeout, operation: operation)
         while true {
-            guard let bytes = try inbox.receive() else { throw silent }
-            let header: WireHeader
-            do {
-                header = try bytes.withUnsafeBytes { try WireHeader.validate($0, maxPayload: maxPayload) }
-            } catch let error as WireError {
-                throw CollectiveError.corruptFrame(rank: rank, peer: left, error, operation: operation)
-            }
-            if header.sequence < callCount {
-                // Left over from a call that timed out or failed here or there: drop it, but
-                // keep to this call's deadline so a stream of stale frames cannot stall it.
-                staleFramesDropped += 1
-                let remaining = ContinuousClock.now.duration(to: deadline)
-                guard remaining > .zero else { throw silent }
-                let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
-                try inbox.setOption(.receiveTimeout(Int32(clamping: max(1, milliseconds))))
-                shortened = true
-                continue
-            }
-            guard header.sequence == callCount else {
-                throw CollectiveError.outOfStep(rank: rank, peer: left, peerCall: header.sequence, localCall: callCount)
-            }
-            guard header.rank == UInt32(left) else {
-                throw CollectiveError.unexpectedSender(rank: rank, claimed: header.rank, expected: left, operation: operation)
-            }
-            guard header.type == type else {
-                throw CollectiveError.unexpectedMessage(rank: rank, peer: left, received: header.type, expected: type,
-                                                        operation: operation)
-            }
-            try bytes.withUnsafeBytes { frame in
-                let payload = UnsafeRawBufferPointer(rebasing: frame[WireProtocol.headerSize...])
-                guard let chunk = RingChunkHeader.load(from: payload), let base = payload.baseAddress else {
-                    throw CollectiveError.chunkMismatch(
-                        rank: rank, peer: left,
-                        detail: "payload of \(payload.count) bytes is shorter than the \(RingChunkHeader.size)-byte chunk header",
-                        operation: operation)
-                }
-                guard chunk.total == expected.total else {
-                    throw CollectiveError.sizeMismatch(rank: rank, peer: left, peerCount: chunk.total,
-                                                       localCount: Int(expected.total), operation: operation)
-                }
-                let dataCount = payload.count - RingChunkHeader.size
-                guard chunk == expected, dataCount == byteCount else {
-                    throw CollectiveError.chunkMismatch(
-                        rank: rank, peer: left,
-                        detail: "expected step \(expected.step), chunk \(expected.chunk), offset \(expected.offset), "
-                            + "\(byteCount) bytes; received step \(chunk.step), chunk \(chunk.chunk), "
-                            + "offset \(chunk.offset), \(dataCount) bytes",
-                        operation: operation)
-                }
-                consume(base + RingChunkHeader.size)
-            }
-            return
+            // The frame is read where libzmq received it: checked, then added or copied from there.
+            guard let consumed = try inbox.withReceivedMessage({ frame in
+                try take(frame, type, expecting: expected, byteCount: byteCount, operation: operation, consume: consume)
+            }) else { throw silent }
+            if consumed { return }
+            // Left over from a call that timed out or failed here or there: dropped, but this
+            // call's deadline holds, so a stream of stale frames cannot stall it.
+            staleFramesDropped += 1
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { throw silent }
+            let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+            try inbox.setOption(.receiveTimeout(Int32(clamping: max(1, milliseconds))))
+            shortened = true
         }
+    }
+
+    /// Checks one received frame: false for a stale frame of an earlier call (to be dropped);
+    /// true once it was exactly the piece `expected` and `consume` has taken its data; throws
+    /// for anything else.
+    ///
+    /// The expected case is one pass over the data: once the header and chunk header are exactly
+    /// as expected, `consume` adds or copies the data into place while continuing the checksum,
+    /// which is compared at the end. A corrupt frame is still reported as corrupt, but its data has
+    /// then already been consumed: after any error, the call's buffer holds unspecified values (as
+    /// it does after a timeout half-way). Any other frame takes the checks in `validate`'s order,
+    /// so every error is the one a full validation gives.
+    private func take(_ frame: UnsafeRawBufferPointer, _ type: MessageType, expecting expected: RingChunkHeader,
+                      byteCount: Int, operation: String, consume: (UnsafeRawPointer, UInt32) -> UInt32) throws -> Bool {
+        if let (header, declared) = WireHeader.unverified(frame, maxPayload: maxPayload),
+           header.sequence == callCount, header.rank == UInt32(left), header.type == type,
+           header.payloadCount == RingChunkHeader.size + byteCount, let base = frame.baseAddress,
+           RingChunkHeader.load(from: UnsafeRawBufferPointer(rebasing: frame[WireProtocol.headerSize...])) == expected {
+            var crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base, count: WireProtocol.checksumOffset))
+            crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base + WireProtocol.headerSize, count: RingChunkHeader.size),
+                                  continuing: crc)
+            crc = consume(base + WireProtocol.headerSize + RingChunkHeader.size, crc)
+            guard crc == declared else {
+                throw CollectiveError.corruptFrame(rank: rank, peer: left, .checksumMismatch(declared: declared, computed: crc),
+                                                   operation: operation)
+            }
+            return true
+        }
+        let header: WireHeader
+        do {
+            header = try WireHeader.validate(frame, maxPayload: maxPayload)
+        } catch let error as WireError {
+            throw CollectiveError.corruptFrame(rank: rank, peer: left, error, operation: operation)
+        }
+        if header.sequence < callCount { return false }
+        guard header.sequence == callCount else {
+            throw CollectiveError.outOfStep(rank: rank, peer: left, peerCall: header.sequence, localCall: callCount)
+        }
+        guard header.rank == UInt32(left) else {
+            throw CollectiveError.unexpectedSender(rank: rank, claimed: header.rank, expected: left, operation: operation)
+        }
+        guard header.type == type else {
+            throw CollectiveError.unexpectedMessage(rank: rank, peer: left, received: header.type, expected: type,
+                                                    operation: operation)
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: frame[WireProtocol.headerSize...])
+        guard let chunk = RingChunkHeader.load(from: payload), let base = payload.baseAddress else {
+            throw CollectiveError.chunkMismatch(
+                rank: rank, peer: left,
+                detail: "payload of \(payload.count) bytes is shorter than the \(RingChunkHeader.size)-byte chunk header",
+                operation: operation)
+        }
+        guard chunk.total == expected.total else {
+            throw CollectiveError.sizeMismatch(rank: rank, peer: left, peerCount: chunk.total,
+                                               localCount: Int(expected.total), operation: operation)
+        }
+        let dataCount = payload.count - RingChunkHeader.size
+        guard chunk == expected, dataCount == byteCount else {
+            throw CollectiveError.chunkMismatch(
+                rank: rank, peer: left,
+                detail: "expected step \(expected.step), chunk \(expected.chunk), offset \(expected.offset), "
+                    + "\(byteCount) bytes; received step \(chunk.step), chunk \(chunk.chunk), "
+                    + "offset \(chunk.offset), \(dataCount) bytes",
+                operation: operation)
+        }
+        // Unreachable in practice (such a frame takes the path above), but harmless.
+        _ = consume(base + RingChunkHeader.size, 0)
+        return true
     }
 }

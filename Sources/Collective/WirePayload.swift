@@ -31,6 +31,57 @@ public enum WirePayload {
         #endif
     }
 
+    /// Adds the `destination.count` floats at `source` (which need not be aligned) into
+    /// `destination`, element by element: the reduction of an all-reduce, read straight from a
+    /// received frame.
+    public static func addFloats(from source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+        guard let base = destination.baseAddress else { return }
+        let count = destination.count
+        // A while loop over pointers: `for in` over a range is slow in debug builds.
+        var index = 0
+        while index < count {
+            #if _endian(little)
+            base[index] += source.loadUnaligned(fromByteOffset: index &* 4, as: Float.self)
+            #else
+            let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self))
+            base[index] += Float(bitPattern: bits)
+            #endif
+            index += 1
+        }
+    }
+
+    // The same three moves, checksumming the wire bytes in the same pass (continuing `crc`) and
+    // returning the CRC-32C: what the ring does with every piece it sends or receives.
+
+    /// `storeFloats`, returning the CRC-32C of the bytes written, continued from `crc`.
+    public static func storeFloats(_ source: UnsafeBufferPointer<Float>, to destination: UnsafeMutableRawPointer,
+                                   continuing crc: UInt32) -> UInt32 {
+        #if _endian(little)
+        return CRC32C.copy(UnsafeRawBufferPointer(source), to: destination, continuing: crc)
+        #else
+        storeFloats(source, to: destination)
+        return CRC32C.checksum(UnsafeRawBufferPointer(start: destination, count: source.count * 4), continuing: crc)
+        #endif
+    }
+
+    /// `loadFloats`, returning the CRC-32C of the bytes read, continued from `crc`.
+    public static func loadFloats(from source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>,
+                                  continuing crc: UInt32) -> UInt32 {
+        #if _endian(little)
+        guard let base = destination.baseAddress else { return crc }
+        return CRC32C.copy(UnsafeRawBufferPointer(start: source, count: destination.count * 4), to: base, continuing: crc)
+        #else
+        loadFloats(from: source, into: destination)
+        return CRC32C.checksum(UnsafeRawBufferPointer(start: source, count: destination.count * 4), continuing: crc)
+        #endif
+    }
+
+    /// `addFloats`, returning the CRC-32C of the bytes read, continued from `crc`.
+    public static func addFloats(from source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>,
+                                 continuing crc: UInt32) -> UInt32 {
+        CRC32C.addFloats(from: source, into: destination, continuing: crc)
+    }
+
     /// The bytes of `values`, 4 per float.
     public static func bytes(of values: [Float]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: values.count * MemoryLayout<Float>.size)

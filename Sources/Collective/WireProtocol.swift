@@ -52,6 +52,37 @@ public enum WireProtocol {
         let count = headerSize + payloadCount
         precondition(payloadCount >= 0 && frame.count >= count, "frame buffer too small")  // a caller bug, not data
         guard let base = frame.baseAddress else { return 0 }
+        writeHeader(base, type: type, flags: flags, rank: rank, sequence: sequence, payloadCount: payloadCount)
+        try fill(UnsafeMutableRawBufferPointer(start: base + headerSize, count: payloadCount))
+        let written = UnsafeRawBufferPointer(start: base, count: count)
+        base.storeBytes(of: checksum(of: written).littleEndian, toByteOffset: checksumOffset, as: UInt32.self)
+        return count
+    }
+
+    /// Writes a whole frame whose payload is `prefixCount` bytes written by `prefix`, then
+    /// `dataCount` bytes that `data` moves into place while continuing the checksum it is given
+    /// (e.g. `CRC32C.copy`), so the data is read once. Returns the frame's length.
+    @discardableResult
+    static func writeFrame(
+        into frame: UnsafeMutableRawBufferPointer, type: MessageType, rank: UInt32, sequence: UInt64,
+        prefixCount: Int, dataCount: Int, prefix: (UnsafeMutableRawPointer) -> Void,
+        data: (UnsafeMutableRawPointer, UInt32) -> UInt32
+    ) -> Int {
+        let payloadCount = prefixCount + dataCount
+        let count = headerSize + payloadCount
+        precondition(prefixCount >= 0 && dataCount >= 0 && frame.count >= count, "frame buffer too small")  // a caller bug
+        guard let base = frame.baseAddress else { return 0 }
+        writeHeader(base, type: type, flags: 0, rank: rank, sequence: sequence, payloadCount: payloadCount)
+        prefix(base + headerSize)
+        var crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base, count: checksumOffset))
+        crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base + headerSize, count: prefixCount), continuing: crc)
+        crc = data(base + headerSize + prefixCount, crc)
+        base.storeBytes(of: crc.littleEndian, toByteOffset: checksumOffset, as: UInt32.self)
+        return count
+    }
+
+    static func writeHeader(_ base: UnsafeMutableRawPointer, type: MessageType, flags: UInt16, rank: UInt32,
+                            sequence: UInt64, payloadCount: Int) {
         base.copyMemory(from: magic, byteCount: magic.count)
         base.storeBytes(of: version.littleEndian, toByteOffset: versionOffset, as: UInt16.self)
         base.storeBytes(of: type.rawValue.littleEndian, toByteOffset: typeOffset, as: UInt16.self)
@@ -59,10 +90,6 @@ public enum WireProtocol {
         base.storeBytes(of: rank.littleEndian, toByteOffset: rankOffset, as: UInt32.self)
         base.storeBytes(of: sequence.littleEndian, toByteOffset: sequenceOffset, as: UInt64.self)
         base.storeBytes(of: UInt64(payloadCount).littleEndian, toByteOffset: lengthOffset, as: UInt64.self)
-        try fill(UnsafeMutableRawBufferPointer(start: base + headerSize, count: payloadCount))
-        let written = UnsafeRawBufferPointer(start: base, count: count)
-        base.storeBytes(of: checksum(of: written).littleEndian, toByteOffset: checksumOffset, as: UInt32.self)
-        return count
     }
 
     /// A new frame array; see `writeFrame(into:...)` on a raw buffer.
@@ -191,6 +218,29 @@ public struct WireHeader: Equatable, Sendable {
         guard flags & ~WireProtocol.knownFlags == 0 else { throw WireError.unknownFlags(flags) }
         return WireHeader(type: type, flags: flags, rank: read(WireProtocol.rankOffset, UInt32.self),
                           sequence: read(WireProtocol.sequenceOffset, UInt64.self), payloadCount: received)
+    }
+}
+
+extension WireHeader {
+    /// The header of a frame that passes every check of `validate` except the checksum, and the
+    /// checksum it declares; nil for any other frame. For a receiver that checksums the payload
+    /// while consuming it and compares at the end (and falls back to `validate` whenever this is nil,
+    /// so errors are reported exactly as `validate` reports them).
+    static func unverified(_ frame: UnsafeRawBufferPointer, maxPayload: Int) -> (header: WireHeader, checksum: UInt32)? {
+        guard frame.count >= WireProtocol.headerSize, let base = frame.baseAddress,
+              frame[..<WireProtocol.magic.count].elementsEqual(WireProtocol.magic) else { return nil }
+        func read<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
+            T(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: T.self))
+        }
+        let received = frame.count - WireProtocol.headerSize
+        guard read(WireProtocol.versionOffset, UInt16.self) == WireProtocol.version,
+              received <= max(0, maxPayload), read(WireProtocol.lengthOffset, UInt64.self) == UInt64(received),
+              let type = MessageType(rawValue: read(WireProtocol.typeOffset, UInt16.self)),
+              read(WireProtocol.flagsOffset, UInt16.self) & ~WireProtocol.knownFlags == 0 else { return nil }
+        let header = WireHeader(type: type, flags: read(WireProtocol.flagsOffset, UInt16.self),
+                                rank: read(WireProtocol.rankOffset, UInt32.self),
+                                sequence: read(WireProtocol.sequenceOffset, UInt64.self), payloadCount: received)
+        return (header, read(WireProtocol.checksumOffset, UInt32.self))
     }
 }
 

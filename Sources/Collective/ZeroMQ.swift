@@ -220,6 +220,42 @@ public final class ZMQSocket {
         }
     }
 
+    /// Sends one frame of `count` bytes that `fill` writes straight into a libzmq message, which
+    /// libzmq then owns and sends from: no copy of the bytes after `fill`, unlike `send`, which
+    /// copies its buffer into a new message. Throws ZMQError with EAGAIN when a send timeout expires.
+    func sendMessage(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        let socket = try open("send")
+        var message = zmq_msg_t()
+        try check(zmq_msg_init_size(&message, count), "allocate a \(count)-byte message")
+        var sent = false
+        defer { if !sent { zmq_msg_close(&message) } }
+        try fill(UnsafeMutableRawBufferPointer(start: zmq_msg_data(&message), count: count))
+        try check(zmq_msg_send(&message, socket, 0), "send")
+        sent = true   // libzmq took the message and will free it
+    }
+
+    /// Receives one frame and lends its bytes to `body` for the duration of the call, without
+    /// copying them out of libzmq's message; nil when the receive timeout expires first.
+    func withReceivedMessage<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result? {
+        let socket = try open("receive")
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        do {
+            try check(zmq_msg_recv(&message, socket, 0), "receive")
+        } catch let error as ZMQError where error.errno == EAGAIN {
+            return nil
+        }
+        return try body(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)))
+    }
+
+    /// Kernel socket buffer sizes for connections made after this call (bytes; 0: the OS default).
+    func setKernelBuffers(send: Int32, receive: Int32) throws {
+        let socket = try open("set socket buffers")
+        try set(socket, ZMQ_SNDBUF, send, "send buffer")
+        try set(socket, ZMQ_RCVBUF, receive, "receive buffer")
+    }
+
     /// Receives one frame; nil when the receive timeout expires first.
     public func receive() throws -> [UInt8]? {
         try receiveFrame()?.bytes

@@ -478,4 +478,27 @@ final class RingCommunicatorTests: XCTestCase {
         guard case .chunkMismatch(0, 1, let short, _) = allReduceError(ring) else { return XCTFail() }
         XCTAssertTrue(short.contains("shorter than the 24-byte chunk header"), short)
     }
+
+    /// A frame whose header and chunk header are as expected but whose data was corrupted in
+    /// transit is checksummed while it is consumed (one pass), and still reported as corrupt:
+    /// small pieces (the Swift path) and pieces long enough for the folded hardware CRC.
+    func testCorruptDataInAnExpectedFrameIsReported() throws {
+        for floats in [1, 300] {
+            let context = try ZMQContext()
+            let name = UUID().uuidString
+            let endpoints = ["inproc://\(name)-0", "inproc://\(name)-1"]
+            let ring = try RingCommunicator(rank: 0, endpoints: endpoints, context: context,
+                                            options: .init(timeout: 2, maxChunkBytes: 4096))
+            let impostor = try ZMQSocket(context: context, type: .push)
+            try impostor.connect(endpoints[0])
+            // Rank 0 of two with 2 * floats elements receives chunk 1 (the upper half) first.
+            var frame = chunkFrame(call: 1, chunk: 1, offset: UInt64(floats), total: UInt64(2 * floats),
+                                   floats: [Float](repeating: 1.5, count: floats))
+            frame[frame.count - 2] ^= 0x10
+            try impostor.send(frame)
+            guard case .corruptFrame(0, 1, .checksumMismatch, _) = allReduceError(ring, count: 2 * floats) else {
+                return XCTFail("\(floats) floats: the corruption was not reported")
+            }
+        }
+    }
 }

@@ -10,4 +10,12 @@ int edgedistill_crc32c_hardware(void);
    state; the caller inverts before and after, as with a table-driven CRC. Call only when
    edgedistill_crc32c_hardware() is 1. */
 uint32_t edgedistill_crc32c_update(uint32_t crc, const void *data, size_t count);
+
+/* The update over `count` bytes of `source`, which are also copied to `destination` in the same
+   pass over memory (the buffers must not overlap). Hardware only, as above. */
+uint32_t edgedistill_crc32c_copy(uint32_t crc, void *destination, const void *source, size_t count);
+
+/* The update over the `4 * floats` bytes of `source` (little-endian floats, any alignment), which
+   are also added element by element into `destination` in the same pass. Hardware only. */
+uint32_t edgedistill_crc32c_add_floats(uint32_t crc, float *destination, const void *source, size_t floats);
 #endif

@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+
+/// cluster/launch.sh: the commands a hosts file turns into (--dry-run), and hosts-file mistakes.
+final class ClusterLaunchTests: CLITestCase {
+    private func launch(_ arguments: [String], hosts: String) throws -> Result {
+        let file = scratch.appendingPathComponent("hosts.txt")
+        try hosts.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [Self.packageRoot.appendingPathComponent("cluster/launch.sh").path, "--hosts", file.path] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["EDGEDISTILL_BIN": "/opt/edgedistill/bin/edgedistill"]) { $1 }
+        process.currentDirectoryURL = scratch
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func testDryRunStartsTheCoordinatorOnTheFirstHostAndSlotsWorkersPerHost() throws {
+        let hosts = """
+            # lab machines
+            node01 slots=2   # coordinator too
+
+            alice@10.0.0.2
+            node03\tslots=1
+            """
+        let result = try launch(["--threads", "4", "--insecure", "--dry-run", "--port", "29555",
+                                 "--config", "configs/sst2.yaml", "--profile", "quick", "--out", "runs/a b"], hosts: hosts)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let cwd = scratch.path
+        let bin = "/opt/edgedistill/bin/edgedistill"
+        let worker = "\(bin) worker --connect tcp://node01:29555 --threads 4'"
+        XCTAssertEqual(lines, [
+            "ssh -o BatchMode=yes node01 'cd \(cwd) && exec \(bin) coordinator --bind tcp://node01:29555 --workers 4 "
+                + "--insecure --config configs/sst2.yaml --profile quick --out runs/a\\ b'",
+            "ssh -o BatchMode=yes node01 'cd \(cwd) && exec \(worker)",
+            "ssh -o BatchMode=yes node01 'cd \(cwd) && exec \(worker)",
+            "ssh -o BatchMode=yes alice@10.0.0.2 'cd \(cwd) && exec \(worker)",
+            "ssh -o BatchMode=yes node03 'cd \(cwd) && exec \(worker)",
+        ])
+    }
+
+    func testKeysGoToCoordinatorAndWorkers() throws {
+        let result = try launch(["--keys", "/etc/ed", "--dry-run", "--seed", "7"], hosts: "a\nb\n")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertTrue(lines[0].contains("coordinator --bind tcp://a:29400 --workers 2 --secret-key /etc/ed/coordinator.key "
+                                        + "--authorized-keys /etc/ed/authorized --seed 7'"), lines[0])
+        XCTAssertTrue(lines[2].hasPrefix("ssh -o BatchMode=yes b "), lines[2])
+        XCTAssertTrue(lines[2].hasSuffix("worker --connect tcp://a:29400 --secret-key /etc/ed/worker.key "
+                                         + "--coordinator-key /etc/ed/coordinator.pub'"), lines[2])
+    }
+
+    func testHostsFileMistakesNameTheFileAndLine() throws {
+        let cases: [(String, String)] = [
+            ("a\n# ok\nb slots=two\n", "hosts.txt:3: slots must be a positive integer, not 'two'"),
+            ("a slots=0\n", "hosts.txt:1: slots must be a positive integer, not '0'"),
+            ("a\nb cores=2\n", "hosts.txt:2: unknown field 'cores=2'"),
+            ("a\nb\na slots=2\n", "hosts.txt:3: host 'a' is already listed on line 1"),
+            ("slots=2\n", "hosts.txt:1: 'slots=2' is not a host name or address"),
+            ("# nothing\n\n", "lists no hosts"),
+        ]
+        for (hosts, message) in cases {
+            let result = try launch(["--dry-run", "--insecure"], hosts: hosts)
+            XCTAssertEqual(result.status, 2, "\(hosts): \(result.stdout)")
+            XCTAssertTrue(result.stderr.contains(message), "\(hosts): expected '\(message)', got: \(result.stderr)")
+            XCTAssertEqual(result.stdout, "", "nothing is printed or started for a bad hosts file")
+        }
+    }
+
+    func testLaunchRunsEveryCommandAndReportsTheFirstFailure() throws {
+        // A stand-in for ssh that runs the remote line locally, so the real launch path is exercised.
+        let fakeSSH = scratch.appendingPathComponent("fake-ssh")
+        try "#!/bin/sh\nshift\nexec /bin/bash -c \"$1\"\n".write(to: fakeSSH, atomically: true, encoding: .utf8)
+        chmod(fakeSSH.path, 0o755)
+        let file = scratch.appendingPathComponent("hosts.txt")
+        try "localhost slots=2\n".write(to: file, atomically: true, encoding: .utf8)
+        for (binary, status) in [("/bin/echo", Int32(0)), ("/bin/false", Int32(1))] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = [Self.packageRoot.appendingPathComponent("cluster/launch.sh").path, "--hosts", file.path,
+                                 "--ssh", fakeSSH.path, "--insecure", "--", "--seed", "3"]
+            process.environment = ProcessInfo.processInfo.environment.merging(["EDGEDISTILL_BIN": binary]) { $1 }
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, status, stderr)
+            if status == 0 {
+                XCTAssertTrue(stdout.contains("[coordinator@localhost] coordinator --bind tcp://localhost:29400 --workers 2 --insecure --seed 3"), stdout)
+                XCTAssertTrue(stdout.contains("[worker@localhost#1] worker --connect tcp://localhost:29400"), stdout)
+            } else {
+                XCTAssertTrue(stderr.contains("exited with status 1; stopping the others"), stderr)
+            }
+        }
+    }
+}
