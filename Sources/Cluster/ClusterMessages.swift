@@ -16,6 +16,8 @@ enum ClusterMessages {
         var host: String
         var pid: Int32
         var threads: Int
+        /// The worker's CURVE public key when it uses CURVE (its ring listener is a CURVE server).
+        var publicKey: String?
     }
 
     /// coordinator -> worker.
@@ -68,6 +70,8 @@ enum ClusterMessages {
         var generation: Int
         var rank: Int
         var endpoints: [String]
+        /// Every rank's CURVE public key when the run uses CURVE (the ring links are encrypted too).
+        var publicKeys: [String]?
     }
 
     /// coordinator -> worker (`step`): the whole batch; section `teacher.logits` (B, K) when cached.

@@ -52,6 +52,7 @@ public final class Coordinator: PhaseExecutor {
         let order: Int
         var host: String
         var threads: Int
+        var publicKey: String?
         var lastSeen = Date()
         /// The ring listener it bound for `endpointGeneration`.
         var endpoint: String?
@@ -190,7 +191,16 @@ public final class Coordinator: PhaseExecutor {
             drop(old, reason: "it reconnected without its state")
         }
         joined += 1
+        if let security = options.security {
+            guard let key = hello.publicKey, security.authorized.contains(key) else {
+                log("coordinator: refused worker \(hello.worker): its public key is not among the authorized keys")
+                let refuse = try WireMessage(.refuse, ClusterMessages.Refuse(reason: "this worker's public key is not authorized")).encode()
+                try? socket.sendMultipart([routing, refuse])
+                return
+            }
+        }
         let member = Member(id: hello.worker, routing: routing, order: joined, host: hello.host, threads: hello.threads)
+        member.publicKey = hello.publicKey
         members[hello.worker] = member
         try send(.welcome, ClusterMessages.Welcome(session: session, worker: hello.worker,
                                                    heartbeatInterval: options.heartbeatInterval), to: member)
@@ -356,8 +366,10 @@ public final class Coordinator: PhaseExecutor {
         candidates = candidates.filter { members[$0.id] === $0 && $0.endpointGeneration == wanted }
         guard !candidates.isEmpty else { return try formRing() }
         let endpoints = candidates.compactMap(\.endpoint)
+        let keys = options.security == nil ? nil : candidates.map { $0.publicKey ?? "" }
         for (rank, member) in candidates.enumerated() {
-            try send(.ring, ClusterMessages.Ring(session: session, generation: wanted, rank: rank, endpoints: endpoints), to: member)
+            try send(.ring, ClusterMessages.Ring(session: session, generation: wanted, rank: rank, endpoints: endpoints,
+                                                 publicKeys: keys), to: member)
         }
         generation = wanted
         ring = candidates

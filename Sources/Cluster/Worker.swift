@@ -46,6 +46,8 @@ public final class Worker {
     var pendingStep: Int?
     var ringTimeout = 30.0
     var address = "127.0.0.1"
+    /// Admits the ring's left neighbour when the run uses CURVE.
+    var authenticator: ZAPAuthenticator?
 
     public init(options: WorkerOptions, log: @escaping (String) -> Void) throws {
         self.options = options
@@ -62,6 +64,11 @@ public final class Worker {
         try options.security?.apply(to: socket)
         try socket.connect(options.coordinator)
         address = try options.advertise ?? LocalAddress.towards(endpoint: options.coordinator)
+        if options.security != nil {
+            let log = self.log
+            let name = id
+            authenticator = try ZAPAuthenticator(context: context, authorizedKeys: []) { log("worker \(name): ring: \($0)") }
+        }
     }
 
     /// Serves the coordinator until it says shut down (returns) or cannot be reached (throws).
@@ -69,7 +76,7 @@ public final class Worker {
         Threads.set(options.threads)
         let heartbeat = HeartbeatSender(context: context, endpoint: options.coordinator, worker: id,
                                         interval: options.heartbeatInterval) { [options] in try options.security?.apply(to: $0) }
-        defer { heartbeat.stop(); ring?.close(); listener?.listener.close(); socket.close() }
+        defer { heartbeat.stop(); ring?.close(); listener?.listener.close(); socket.close(); authenticator?.stop() }
         var lastHello = Date.distantPast
         let started = Date()
         log("worker \(id): connecting to \(options.coordinator) (ring address \(address), \(options.threads) thread(s))")
@@ -84,7 +91,8 @@ public final class Worker {
                 throw ClusterError("no answer from the coordinator at \(options.coordinator) for \(Int(options.giveUpAfter)) s: is it running, and is the address reachable from this host?")
             }
             if session == nil, Date().timeIntervalSince(lastHello) > 2 {
-                let hello = ClusterMessages.Hello(worker: id, host: address, pid: getpid(), threads: options.threads)
+                let hello = ClusterMessages.Hello(worker: id, host: address, pid: getpid(), threads: options.threads,
+                                                  publicKey: options.security?.keys.publicKey)
                 try send(try WireMessage(.hello, hello))
                 lastHello = Date()
             }
@@ -152,9 +160,16 @@ public final class Worker {
             guard assignment.session == session, let trainer, let bound = listener,
                   bound.generation == assignment.generation else { return true }
             ring?.close()
+            var ringOptions = RingCommunicator.Options(timeout: ringTimeout)
+            if let keys = options.security?.keys {
+                guard let peers = assignment.publicKeys, peers.count == assignment.endpoints.count else {
+                    throw ClusterError("the coordinator sent a ring without the workers' public keys")
+                }
+                try authenticator?.authorize(peers)
+                ringOptions.curve = (keys.publicKey, keys.secretKey, peers[(assignment.rank + 1) % peers.count])
+            }
             let communicator = try RingCommunicator(rank: assignment.rank, endpoints: assignment.endpoints,
-                                                    listener: bound.listener,
-                                                    options: .init(timeout: ringTimeout))
+                                                    listener: bound.listener, options: ringOptions)
             listener = nil
             ring = communicator
             trainer.use(communicator)
@@ -230,7 +245,8 @@ public final class Worker {
     func bindListener(generation: Int, reply: MessageType) throws {
         guard let session else { return }
         listener?.listener.close()
-        let bound = try RingListener(context: context, endpoint: "tcp://\(address):*")
+        let bound = try RingListener(context: context, endpoint: "tcp://\(address):*",
+                                     curveSecretKey: options.security?.keys.secretKey)
         listener = (generation, bound)
         try send(try WireMessage(reply, ClusterMessages.Endpoint(session: session, generation: generation, endpoint: bound.endpoint)))
     }

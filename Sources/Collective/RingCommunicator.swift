@@ -46,6 +46,9 @@ public final class RingCommunicator: Communicator {
         /// message under 1 ms on 10 GbE and 9 ms on 1 GbE while amortising per-message costs
         /// (header, checksum set-up, one ZeroMQ message) over 262,144 floats.
         public var maxChunkBytes: Int
+        /// CURVE on the link to the right neighbour: this rank's keypair and the right
+        /// neighbour's public key (its listener was bound with `curveSecretKey`). nil: plain TCP.
+        public var curve: (publicKey: String, secretKey: String, rightPublicKey: String)?
 
         public init(timeout: Double = 30, maxChunkBytes: Int = 1 << 20) {
             self.timeout = timeout
@@ -136,6 +139,11 @@ public final class RingCommunicator: Communicator {
         let outbox = try ZMQSocket(context: listener.context, type: .push)
         try outbox.setOption(.sendTimeout(timeoutMilliseconds))
         try outbox.setOption(.sendHighWaterMark(Self.queueLength))
+        if let curve = options.curve {
+            try outbox.setOption(.curveServerKey(curve.rightPublicKey))
+            try outbox.setOption(.curvePublicKey(curve.publicKey))
+            try outbox.setOption(.curveSecretKey(curve.secretKey))
+        }
         try outbox.connect(endpoints[right])
         self.inbox = inbox
         self.outbox = outbox

@@ -12,8 +12,9 @@ public final class RingListener {
     let socket: ZMQSocket
 
     /// Binds a PULL socket to `endpoint` (`tcp://host:port`, `tcp://host:*`, `ipc://path` or
-    /// `inproc://name`).
-    public init(context: ZMQContext, endpoint: String) throws {
+    /// `inproc://name`). With `curveSecretKey` the socket is a CURVE server: the left neighbour
+    /// must connect with this rank's public key, and the context's ZAP handler decides whom to admit.
+    public init(context: ZMQContext, endpoint: String, curveSecretKey: String? = nil) throws {
         self.context = context
         socket = try ZMQSocket(context: context, type: .pull)
         // Both options apply to connections accepted after bind, so they are set before it.
@@ -21,6 +22,10 @@ public final class RingListener {
         // Anything larger than the largest frame any ring configuration sends is dropped by
         // libzmq before it allocates it: a stray client cannot make a rank allocate gigabytes.
         try socket.setOption(.maximumMessageSize(Int64(RingCommunicator.largestFrame)))
+        if let curveSecretKey {
+            try socket.setOption(.curveServer(true))
+            try socket.setOption(.curveSecretKey(curveSecretKey))
+        }
         try socket.bind(endpoint)
         self.endpoint = try socket.lastEndpoint
     }

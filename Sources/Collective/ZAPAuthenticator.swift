@@ -37,8 +37,8 @@ public final class ZAPAuthenticator: @unchecked Sendable {  // `stopped` is guar
     private let lock = NSLock()
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
-    /// Keys admitted, as 32 raw bytes each.
-    private let authorized: Set<[UInt8]>
+    /// Keys admitted, as 32 raw bytes each (guarded by `lock`).
+    private var authorized: Set<[UInt8]>
 
     /// Binds the handler in `context` and serves it on a thread until `stop()`.
     public init(context: ZMQContext, authorizedKeys: [String], log: @escaping @Sendable (String) -> Void) throws {
@@ -62,6 +62,18 @@ public final class ZAPAuthenticator: @unchecked Sendable {  // `stopped` is guar
         thread.start()
     }
 
+    /// Replaces the admitted keys (a worker's ring changed members).
+    public func authorize(_ keys: [String]) throws {
+        var decoded = Set<[UInt8]>()
+        for key in keys {
+            guard let bytes = Curve.decode(z85: key) else {
+                throw CollectiveError.invalidConfiguration("'\(key)' is not a CURVE public key (40 Z85 characters)")
+            }
+            decoded.insert(bytes)
+        }
+        lock.withLock { authorized = decoded }
+    }
+
     /// Stops serving and waits for the thread; connections made afterwards are refused by libzmq.
     public func stop() {
         let first = lock.withLock { () -> Bool in
@@ -83,7 +95,7 @@ public final class ZAPAuthenticator: @unchecked Sendable {  // `stopped` is guar
             let address = String(decoding: request[3], as: UTF8.self)
             let mechanism = String(decoding: request[5], as: UTF8.self)
             var status = "400", text = "not authorized", user = ""
-            if mechanism == "CURVE", request.count >= 7, authorized.contains(request[6]) {
+            if mechanism == "CURVE", request.count >= 7, lock.withLock({ authorized.contains(request[6]) }) {
                 status = "200"; text = "OK"; user = Curve.encode(z85: request[6]) ?? ""
             } else {
                 let key = request.count >= 7 ? (Curve.encode(z85: request[6]) ?? "?") : "none"

@@ -169,21 +169,18 @@ final class ClusterFaultTests: CLITestCase {
     func testCurveAdmitsOnlyListedWorkers() throws {
         let keys = scratch.appendingPathComponent("keys").path
         try FileManager.default.createDirectory(atPath: keys + "/workers", withIntermediateDirectories: true)
-        for prefix in ["coordinator", "workers/good", "intruder"] {
+        for prefix in ["coordinator", "good1", "good2", "intruder"] {
             let made = try run(["keygen", "--out", keys + "/" + prefix])
             XCTAssertEqual(made.status, 0, made.stderr)
         }
-        try FileManager.default.removeItem(atPath: keys + "/workers/good.key")  // the coordinator needs only .pub files
-        let goodKey = keys + "/good.key"
-        // Recreate a worker key whose public half is listed.
-        try FileManager.default.removeItem(atPath: keys + "/workers/good.pub")
-        XCTAssertEqual(try run(["keygen", "--out", keys + "/good"]).status, 0)
-        try FileManager.default.copyItem(atPath: keys + "/good.pub", toPath: keys + "/workers/good.pub")
-
+        // The coordinator holds only the listed workers' public halves.
+        for name in ["good1", "good2"] {
+            try FileManager.default.copyItem(atPath: keys + "/\(name).pub", toPath: keys + "/workers/\(name).pub")
+        }
         let out = scratch.appendingPathComponent("curve").path
         let port = try freePort()
         let log = scratch.appendingPathComponent("curve.log").path
-        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "1",
+        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "2",
                                      "--secret-key", keys + "/coordinator.key", "--authorized-keys", keys + "/workers"]
                                     + (try runOptions(out: out)) + Self.fastFailure, log: log)
         let intruderLog = scratch.appendingPathComponent("intruder.log").path
@@ -193,10 +190,14 @@ final class ClusterFaultTests: CLITestCase {
         XCTAssertTrue(wait(intruder, seconds: 30), "the intruder was not turned away")
         XCTAssertTrue(!intruder.isRunning && intruder.terminationStatus != 0, text(intruderLog))
         XCTAssertTrue(text(log).contains("is not authorized"), text(log))
-        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--secret-key", goodKey,
-                       "--coordinator-key", keys + "/coordinator.pub"], log: scratch.appendingPathComponent("good.log").path)
+        // Two listed workers train; their ring links are CURVE too (each admits only ring members).
+        for name in ["good1", "good2"] {
+            _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--secret-key", keys + "/\(name).key",
+                           "--coordinator-key", keys + "/coordinator.pub"], log: scratch.appendingPathComponent("\(name).log").path)
+        }
         XCTAssertTrue(wait(coordinator, seconds: 120), text(log))
         XCTAssertEqual(coordinator.isRunning ? -1 : coordinator.terminationStatus, 0, text(log))
+        XCTAssertTrue(text(log).contains("ring 1 of 2 worker(s)"), text(log))
     }
 
     func testNonLoopbackBindNeedsKeysOrInsecure() throws {
