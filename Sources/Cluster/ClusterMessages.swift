@@ -93,6 +93,9 @@ enum ClusterMessages {
         var kl: Float
         var share: [Int]
         var failure: String?
+        /// Seconds of forward/backward and of the all-reduce on this worker.
+        var computeSeconds: Double?
+        var communicationSeconds: Double?
     }
 
     /// coordinator -> worker (`commit`, `abort`).

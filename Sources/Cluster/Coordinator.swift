@@ -80,11 +80,18 @@ public final class Coordinator: PhaseExecutor {
 
     var members: [String: Member] = [:]
     var ring: [Member] = []
+    /// When the socket was last found empty: every heartbeat sent before then has been read.
+    /// Silence is measured up to this moment, not up to now, so time the coordinator spent
+    /// evaluating or checkpointing (with heartbeats queueing unread) never counts against a worker.
+    var drainedAt = Date()
     var generation = 0
     var joined = 0
     var phasesRun = 0
     /// Workers lost so far and steps redone because of it (reported at the end).
     public private(set) var workersLost = 0, stepsRedone = 0
+    /// Per committed step, summed: the slowest worker's forward/backward seconds, the fastest
+    /// worker's all-reduce seconds (the others' include waiting for the slowest), and the coordinator's wall time from sending the step to the last report.
+    public private(set) var timing = (steps: 0, compute: 0.0, communication: 0.0, wall: 0.0)
 
     // The phase in progress.
     var trainer: Trainer?
@@ -148,7 +155,10 @@ public final class Coordinator: PhaseExecutor {
     func next(timeout: Double) throws -> Incoming? {
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
-            guard let frames = try socket.receiveMultipart() else { continue }
+            guard let frames = try socket.receiveMultipart() else {
+                drainedAt = Date()
+                continue
+            }
             guard frames.count == 2 else { log("coordinator: dropped a message of \(frames.count) frames"); continue }
             let sender = String(decoding: frames[0], as: UTF8.self)
             let message: WireMessage
@@ -218,9 +228,9 @@ public final class Coordinator: PhaseExecutor {
     @discardableResult
     func reapSilent() -> Bool {
         var ringHit = false
-        for member in Array(members.values) where Date().timeIntervalSince(member.lastSeen) > options.heartbeatTimeout {
+        for member in Array(members.values) where drainedAt.timeIntervalSince(member.lastSeen) > options.heartbeatTimeout {
             if ring.contains(where: { $0 === member }) { ringHit = true }
-            drop(member, reason: String(format: "no heartbeat for %.1f s", Date().timeIntervalSince(member.lastSeen)))
+            drop(member, reason: String(format: "no heartbeat for %.1f s", drainedAt.timeIntervalSince(member.lastSeen)))
         }
         return ringHit
     }
@@ -384,6 +394,7 @@ public final class Coordinator: PhaseExecutor {
             sections.append(("teacher.logits", SectionCoding.bytes(of: cached)))
         }
         let command = ClusterMessages.Step(session: session, generation: generation, step: step, indices: indices)
+        let sent = Date()
         for member in ring { try send(.step, command, sections: sections, to: member, sequence: step) }
         var results: [String: (report: ClusterMessages.Reduced, logits: [Float]?)] = [:]
         var failure: String?
@@ -405,7 +416,13 @@ public final class Coordinator: PhaseExecutor {
                 ? try SectionCoding.floats(try envelope.section("teacher.logits"), name: "teacher.logits") : nil
             results[incoming.member.id] = (report, logits)
         }
-        guard let failure else { return results }
+        guard let failure else {
+            timing.steps += 1
+            timing.compute += results.values.map { $0.report.computeSeconds ?? 0 }.max() ?? 0
+            timing.communication += results.values.map { $0.report.communicationSeconds ?? 0 }.min() ?? 0
+            timing.wall += Date().timeIntervalSince(sent)
+            return results
+        }
         log("coordinator: step \(step) aborted (\(failure)); re-forming the ring and redoing it")
         for member in ring where members[member.id] === member {
             try send(.abort, ClusterMessages.Decision(session: session, generation: generation, step: step,

@@ -289,6 +289,8 @@ public final class Worker {
             report.crossEntropy = result.value.crossEntropy
             report.kl = result.value.kl
             report.share = result.share
+            report.computeSeconds = result.computeSeconds
+            report.communicationSeconds = result.communicationSeconds
             if let computed = result.teacherLogits { sections.append(("teacher.logits", SectionCoding.bytes(of: computed))) }
             pendingStep = step.step
         } catch {

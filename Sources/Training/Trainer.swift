@@ -213,6 +213,8 @@ public final class Trainer {
         public var share: [Int]
         /// Teacher logits this worker had to compute for its share, (share, K); nil when they were given or cached.
         public var teacherLogits: [Float]?
+        /// Seconds of the forward and backward passes, and of summing over the workers.
+        public var computeSeconds = 0.0, communicationSeconds = 0.0
     }
 
     /// This worker's share of a global batch: the `rank`-th of `worldSize` contiguous slices.
@@ -226,6 +228,7 @@ public final class Trainer {
     /// given, are the teacher's logits for the share (a coordinator's cache).
     public func reducedGradients(_ globalIndices: [Int], teacherLogits given: [Float]? = nil) throws -> StepResult {
         let indices = share(of: globalIndices)
+        let started = Date()
         guard !indices.isEmpty else {
             model.zeroGradients()
             let value = try reduce(DistillationLoss.Value(total: 0, crossEntropy: 0, kl: 0, gradient: []))
@@ -268,9 +271,13 @@ public final class Trainer {
         }
         model.zeroGradients()
         model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients)
+        let computedAt = Date()
         let reduced = try reduce(DistillationLoss.Value(total: value.total * share, crossEntropy: value.crossEntropy * share,
                                                         kl: value.kl * share, gradient: value.gradient))
-        return StepResult(value: reduced, share: indices, teacherLogits: computed)
+        var result = StepResult(value: reduced, share: indices, teacherLogits: computed)
+        result.computeSeconds = computedAt.timeIntervalSince(started)
+        result.communicationSeconds = Date().timeIntervalSince(computedAt)
+        return result
     }
 
     /// Sums gradients (and the losses, already scaled by each worker's share) over the workers.

@@ -72,6 +72,9 @@ struct BenchScaling: ParsableCommand {
                 for child in children { child.waitUntilExit() }
                 results.append(["workers": count, "mode": "processes", "threads": threadsPerWorker,
                                 "examples_per_s": summary.examplesPerSecond,
+                                "step_ms": 1000 * coordinator.timing.wall / Double(max(coordinator.timing.steps, 1)),
+                                "compute_ms": 1000 * coordinator.timing.compute / Double(max(coordinator.timing.steps, 1)),
+                                "allreduce_ms": 1000 * coordinator.timing.communication / Double(max(coordinator.timing.steps, 1)),
                                 "speedup_vs_in_process": summary.examplesPerSecond / alone.examplesPerSecond])
             }
             let one = results.first { ($0["workers"] as? Int) == 1 }?["examples_per_s"] as? Double
