@@ -25,7 +25,10 @@ extension SequenceClassifier {
     ///
     /// `hiddenGradients[l]` (N, C), when given, is added to the gradient of the hidden states after
     /// layer `l` (numbered as in `hiddenStates(after:)`), for losses on intermediate layers.
-    public func backward(_ dlogits: [Float], hiddenGradients: [Int: [Float]] = [:]) {
+    ///
+    /// `layerDone(l)`, when given, is called as soon as layer `l`'s gradients (and, for the last
+    /// layer, the head's) are final, so they can travel while the rest of the pass runs.
+    public func backward(_ dlogits: [Float], hiddenGradients: [Int: [Float]] = [:], layerDone: ((Int) -> Void)? = nil) {
         guard let batch = activations.batch else {
             preconditionFailure("backward called before forward")
         }
@@ -41,6 +44,7 @@ extension SequenceClassifier {
         for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
             inject(l + 1)
             layerBackward(l, batch, dstream, dstream)
+            layerDone?(l)
         }
         inject(0)
         embeddingsBackward(batch, dstream)

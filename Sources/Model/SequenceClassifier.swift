@@ -43,6 +43,14 @@ public final class SequenceClassifier {
         gradients[layout.entry(name)]
     }
 
+    /// The arena range of layer `l`'s tensors (the last layer's range runs to the end of the arena,
+    /// taking in the head): the gradients `backward` finishes together, in the order L-1 ... 0.
+    public func layerRange(_ l: Int) -> Range<Int> {
+        let start = layout.entry("transformer.layer.\(l).attention.q_lin.weight").offset
+        let end = l + 1 < config.layerCount ? layout.entry("transformer.layer.\(l + 1).attention.q_lin.weight").offset : layout.count
+        return start..<end
+    }
+
     /// Number of parameters (the arena less its alignment padding).
     public var parameterCount: Int { layout.entries.reduce(0) { $0 + $1.count } }
 

@@ -24,6 +24,9 @@ public struct TrainingOptions: Sendable, Codable {
     public var maxSteps: Int?
     /// Weight of the hidden-state MSE term (distillation only); 0 turns it off.
     public var hiddenWeight: Float = 0
+    /// With several workers, all-reduce each layer's gradients on a second thread as soon as the
+    /// backward pass has finished them, while it goes on with the layers below.
+    public var overlapCommunication = true
     public var evalBatchSize = 64
 
     public init() {}
@@ -270,10 +273,14 @@ public final class Trainer {
             }
         }
         model.zeroGradients()
-        model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients)
+        let buckets = communicator.worldSize > 1 && options.overlapCommunication ? LayerBuckets(communicator) : nil
+        model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients,
+                       layerDone: buckets.map { buckets in { [model] l in buckets.reduce(model.gradients, model.layerRange(l)) } })
         let computedAt = Date()
+        try buckets?.wait()
         let reduced = try reduce(DistillationLoss.Value(total: value.total * share, crossEntropy: value.crossEntropy * share,
-                                                        kl: value.kl * share, gradient: value.gradient))
+                                                        kl: value.kl * share, gradient: value.gradient),
+                                 layersDone: buckets != nil)
         var result = StepResult(value: reduced, share: indices, teacherLogits: computed)
         result.computeSeconds = computedAt.timeIntervalSince(started)
         result.communicationSeconds = Date().timeIntervalSince(computedAt)
@@ -286,7 +293,10 @@ public final class Trainer {
     /// of the rows any of them touched (a 0/1 mask over the vocabulary, summed), then all-reduce
     /// those rows packed together with every other gradient, a few hundred rows instead of the
     /// whole (V, C) matrix.
-    func reduce(_ local: DistillationLoss.Value) throws -> DistillationLoss.Value {
+    ///
+    /// With `layersDone` the layers' and head's gradients were already summed (`LayerBuckets`):
+    /// only the embeddings' remain.
+    func reduce(_ local: DistillationLoss.Value, layersDone: Bool = false) throws -> DistillationLoss.Value {
         guard communicator.worldSize > 1 else { return local }
         let v = model.config.vocabularySize, c = model.config.hiddenSize
         var shared = [Float](repeating: 0, count: v + 3)
@@ -297,7 +307,7 @@ public final class Trainer {
         model.markTouched(rows.lazy.map { Int32($0) })
         let words = model.layout["embeddings.word_embeddings.weight"]!
         let rest = words.offset + words.count
-        let restCount = model.gradients.count - rest
+        let restCount = (layersDone ? model.layerRange(0).lowerBound : model.gradients.count) - rest
         let packedCount = rows.count * c + restCount + words.offset
         if packed.count < packedCount { packed = [Float](repeating: 0, count: packedCount) }
         let g = model.gradients.base
@@ -370,4 +380,36 @@ public final class LogitCache {
     }
 
     public var filledCount: Int { filled.reduce(0) { $0 + ($1 ? 1 : 0) } }
+}
+
+/// Summing each layer's gradients over the workers on a second thread while the backward pass
+/// continues below it (Horovod's tensor fusion in its simplest form: one bucket per layer, in the
+/// order backward finishes them). The communicator is used by that thread only until `wait`
+/// returns, so it is never used by two threads at once.
+final class LayerBuckets: @unchecked Sendable {  // `failure` is guarded by `lock`
+    let communicator: Communicator
+    let queue = DispatchQueue(label: "edgedistill.buckets")
+    let group = DispatchGroup()
+    let lock = NSLock()
+    var failure: Error?
+
+    init(_ communicator: Communicator) { self.communicator = communicator }
+
+    /// Queues the all-reduce of `range` of `arena`.
+    func reduce(_ arena: Arena, _ range: Range<Int>) {
+        queue.async(group: group) { [self] in
+            guard lock.withLock({ failure == nil }) else { return }
+            do {
+                try communicator.allReduceSum(UnsafeMutableBufferPointer(start: arena.base + range.lowerBound, count: range.count))
+            } catch {
+                lock.withLock { failure = error }
+            }
+        }
+    }
+
+    /// Waits for every queued bucket; throws the first failure.
+    func wait() throws {
+        group.wait()
+        if let failure = lock.withLock({ failure }) { throw failure }
+    }
 }
