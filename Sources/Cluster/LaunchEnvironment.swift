@@ -10,7 +10,10 @@ public struct LaunchEnvironment: Equatable, Sendable {
     /// Rank 0 coordinates; every rank, rank 0 included, runs one worker.
     public var isCoordinator: Bool { rank == 0 }
     public var coordinatorEndpoint: String { "tcp://\(masterAddress):\(masterPort)" }
-    public var bindEndpoint: String { "tcp://0.0.0.0:\(masterPort)" }
+    /// All interfaces, or loopback only when the master address is a loopback one.
+    public var bindEndpoint: String {
+        LocalAddress.isLoopbackOnly(coordinatorEndpoint) ? coordinatorEndpoint : "tcp://0.0.0.0:\(masterPort)"
+    }
 
     /// nil when no launcher set a world size above 1; throws when the variables contradict each other.
     public static func detect(_ environment: [String: String]) throws -> LaunchEnvironment? {

@@ -206,4 +206,27 @@ final class ClusterFaultTests: CLITestCase {
         try assertFails(["worker", "--connect", "tcp://127.0.0.1:1", "--secret-key", "/nonexistent.key", "--coordinator-key", "/x.pub"],
                         mentions: ["/nonexistent.key"])
     }
+
+    /// torchrun's variables: three processes of `edgedistill run`, rank 0 coordinating.
+    func testLauncherVariablesMakeOneCoordinatorAndAWorkerPerRank() throws {
+        let out = scratch.appendingPathComponent("launched").path
+        let port = try freePort()
+        let options = try runOptions(out: out)
+        var ranks: [Process] = []
+        for rank in 0..<3 {
+            ranks.append(try start(["run"] + options + Self.fastFailure,
+                                   environment: ["RANK": String(rank), "WORLD_SIZE": "3", "MASTER_ADDR": "127.0.0.1",
+                                                 "MASTER_PORT": String(port)],
+                                   log: scratch.appendingPathComponent("rank\(rank).log").path))
+        }
+        for process in ranks { XCTAssertTrue(wait(process, seconds: 120)) }
+        let log = text(scratch.appendingPathComponent("rank0.log").path)
+        XCTAssertEqual(ranks[0].isRunning ? -1 : ranks[0].terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("ring 1 of 3 worker(s)"), log)
+        for rank in 1..<3 {
+            XCTAssertEqual(ranks[rank].isRunning ? -1 : ranks[rank].terminationStatus, 0,
+                           text(scratch.appendingPathComponent("rank\(rank).log").path))
+        }
+        XCTAssertGreaterThan(try studentAccuracy(out), 0)
+    }
 }
