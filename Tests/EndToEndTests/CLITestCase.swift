@@ -104,4 +104,32 @@ class CLITestCase: XCTestCase {
         }
         return try tinyData(rows)
     }
+
+    /// Options of a tiny whole run (fine-tune 1 epoch, distil `epochs` epochs of 20 steps on 320
+    /// "good"/"bad" sentences) for `run` and `coordinator`; the data and config are written here.
+    func tinyRunOptions(out: String, seed: Int, epochs: Int = 2, checkpointEvery: Int? = nil) throws -> [String] {
+        let teacher = try tinyEncoder()
+        let train = try sentimentData(320, seed: seed * 10 + 1), dev = try sentimentData(60, seed: seed * 10 + 2)
+        let config = scratch.appendingPathComponent("tiny-\(UUID().uuidString.prefix(6)).yaml").path
+        try """
+        finetune:
+          epochs: 1
+          learning_rate: 0.002
+          eval_every: 10
+        distill:
+          learning_rate: 0.001
+          eval_every: 10
+        \(checkpointEvery.map { "checkpoint_every: \($0)" } ?? "")
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return ["--config", config, "--teacher", teacher, "--train", train, "--eval", dev, "--out", out,
+                "--epochs", String(epochs), "--student-layers", "1", "--seed", String(seed), "--threads", "1"]
+    }
+
+    /// The student's accuracy on the first evaluation file of a run folder's report.json (-1 when absent).
+    func studentAccuracy(_ out: String) -> Double {
+        let report = (try? Data(contentsOf: URL(fileURLWithPath: out + "/report.json")))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
+        return (evaluation?["student"] as? [String: Any])?["accuracy"] as? Double ?? -1
+    }
 }

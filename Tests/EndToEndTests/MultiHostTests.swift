@@ -5,24 +5,6 @@ import XCTest
 /// addresses on one bridge), training the tiny model over real TCP: fault-free, with a worker
 /// killed by SIGKILL mid-epoch, and with delay and loss on a worker's link (tc netem).
 final class MultiHostTests: CLITestCase {
-    /// Options of a run long enough to kill a worker mid-epoch: 2 distillation epochs of 20 steps.
-    func runOptions(out: String) throws -> [String] {
-        let teacher = try tinyEncoder()
-        let train = try sentimentData(320, seed: 31), dev = try sentimentData(60, seed: 32)
-        let config = scratch.appendingPathComponent("hosts.yaml").path
-        try """
-        finetune:
-          epochs: 1
-          learning_rate: 0.002
-          eval_every: 10
-        distill:
-          learning_rate: 0.001
-          eval_every: 10
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        return ["--config", config, "--teacher", teacher, "--train", train, "--eval", dev, "--out", out,
-                "--epochs", "2", "--student-layers", "1", "--seed", "4", "--threads", "1"]
-    }
-
     struct Outcome {
         let status: Int32
         let log: String
@@ -39,7 +21,7 @@ final class MultiHostTests: CLITestCase {
         let endpoint = "tcp://\(cluster.address(0)):5555"
         let coordinator = try cluster.start(host: 0, executable: try binary().path,
                                             arguments: ["coordinator", "--bind", endpoint, "--workers", "2", "--insecure",
-                                                        "--heartbeat-timeout", "2", "--ring-timeout", "4"] + (try runOptions(out: out)),
+                                                        "--heartbeat-timeout", "2", "--ring-timeout", "4"] + (try tinyRunOptions(out: out, seed: 3)),
                                             environment: [:])
         for host in 1...2 {
             _ = try cluster.start(host: host, executable: try binary().path, arguments: ["worker", "--connect", endpoint],
@@ -49,9 +31,7 @@ final class MultiHostTests: CLITestCase {
         while coordinator.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         let log = cluster.standardError(of: coordinator)
         XCTAssertFalse(coordinator.isRunning, "the coordinator did not finish: \(log)")
-        let report = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any]
-        let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
-        let accuracy = (evaluation?["student"] as? [String: Any])?["accuracy"] as? Double ?? -1
+        let accuracy = studentAccuracy(out)
         // The ring is made of the workers' own addresses, not loopback.
         XCTAssertTrue(log.contains("\(cluster.address(1))") || log.contains("\(cluster.address(2))"), log)
         return Outcome(status: coordinator.isRunning ? -1 : coordinator.terminationStatus, log: log, accuracy: accuracy)
