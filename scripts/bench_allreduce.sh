@@ -5,14 +5,15 @@
 # bandwidth (mean over rounds) and writes every measurement to OUT/results.jsonl.
 #
 #   swift build -c release && sudo scripts/bench_allreduce.sh [--sizes 1,4,16,64] [--repeats 5]
-#       [--rounds 3] [--rate 1gbit] [--out bench-out] [--max-load 1.0] [--skip-namespaces]
+#       [--rounds 3] [--rate 1gbit] [--out bench-out] [--max-load 1.0] [--max-wait 1800] [--skip-namespaces]
 #
-# It waits (up to 30 minutes) until the 1-minute load average is below --max-load before each round,
-# since other work on the machine skews these numbers more than anything measured.
+# Before each measurement it waits (up to --max-wait seconds) until the 1-minute load average is
+# below --max-load, since other work on the machine skews these numbers more than anything
+# measured; the load at each measurement is recorded and summarised.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sizes=1,4,16,64 repeats=5 rounds=3 rate=1gbit out=bench-out max_load=1.0 namespaces=1
+sizes=1,4,16,64 repeats=5 rounds=3 rate=1gbit out=bench-out max_load=1.0 max_wait=1800 namespaces=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --sizes) sizes="$2"; shift 2 ;;
@@ -21,6 +22,7 @@ while [[ $# -gt 0 ]]; do
         --rate) rate="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --max-load) max_load="$2"; shift 2 ;;
+        --max-wait) max_wait="$2"; shift 2 ;;
         --skip-namespaces) namespaces=0; shift ;;
         *) echo "bench_allreduce.sh: unknown option $1 (see the comment at the top)" >&2; exit 2 ;;
     esac
@@ -43,7 +45,7 @@ wait_quiet() {
     local waited=0 load
     while load=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$load" -v m="$max_load" 'BEGIN { exit !(l >= m) }'; do
         (( waited == 0 )) && echo "  load $load >= $max_load: waiting for a quiet machine" >&2
-        (( waited >= 1800 )) && { echo "  still busy after 30 minutes (load $load): measuring anyway" >&2; return; }
+        (( waited >= max_wait )) && { echo "  still busy after ${max_wait} s (load $load): measuring anyway" >&2; return; }
         sleep 10; waited=$((waited + 10))
     done
 }
