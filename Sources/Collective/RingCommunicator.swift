@@ -28,7 +28,8 @@ import Darwin
 /// to `piecesInFlight` pieces ahead of receives, so the link stays busy while a piece is checked
 /// and added, and memory stays bounded however large the buffer. Frames are written straight into
 /// libzmq messages and read where libzmq received them: the only copies of the data are the one
-/// into an outgoing frame and the add (or copy) out of an incoming one. Each frame's sequence is
+/// into an outgoing frame and the add (or copy) out of an incoming one, each checksummed in the
+/// same pass (`CRC32C.copy`, `CRC32C.addFloats`). Each frame's sequence is
 /// the communicator's call counter: frames left over from an aborted earlier call are recognised
 /// and dropped, and a frame from a later call means the ranks disagree about the calls they
 /// make, which is an error.

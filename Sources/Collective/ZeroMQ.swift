@@ -249,13 +249,6 @@ public final class ZMQSocket {
         return try body(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)))
     }
 
-    /// Kernel socket buffer sizes for connections made after this call (bytes; 0: the OS default).
-    func setKernelBuffers(send: Int32, receive: Int32) throws {
-        let socket = try open("set socket buffers")
-        try set(socket, ZMQ_SNDBUF, send, "send buffer")
-        try set(socket, ZMQ_RCVBUF, receive, "receive buffer")
-    }
-
     /// Receives one frame; nil when the receive timeout expires first.
     public func receive() throws -> [UInt8]? {
         try receiveFrame()?.bytes
