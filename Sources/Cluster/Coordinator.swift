@@ -294,8 +294,9 @@ public final class Coordinator: PhaseExecutor {
                 if !line.exact { throw ClusterError(line.text) }
             }
         }
+        let summary = book.summary(steps: trainer.step, trainer: trainer)
         try trainer.importState(try pullState(optimizer: true))
-        return book.summary(steps: trainer.step, trainer: trainer)
+        return summary
     }
 
     /// Fault injection for tests: `EDGEDISTILL_COORDINATOR_FAULT=PHASE:STEP` makes the coordinator
