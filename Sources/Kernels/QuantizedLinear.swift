@@ -1,3 +1,5 @@
+import CInt8
+
 // Shapes: N rows (packed tokens or batch), I inputs, O outputs. Weights are (O, I) as in PyTorch.
 //
 // Dynamic int8 linear layers, as PyTorch's `quantize_dynamic` does them on x86:
@@ -6,7 +8,11 @@
 //   [0, 127] (7 bits: on AVX2 without VNNI oneDNN's u8 x s8 kernel saturates pairs of products
 //   above 32767, which 8-bit activations can reach; fbgemm's `reduce_range` exists for the same
 //   reason). The range always includes 0, so zero padding and ReLU zeros are exact;
-// - int8 x int8 products are summed in int32 by oneDNN, then
+// - int8 x int8 products are summed exactly in int32 by the packed AVX2 kernel of CInt8
+//   (`PackedInt8Weights`; vpmaddubsw + vpmaddwd). oneDNN 2.6's `dnnl_gemm_u8s8s32` gives the same
+//   integers (`int8GEMM`, kept as a cross-check) but on AVX2 without VNNI it measured 2.2-2.8x
+//   slower than this kernel at batch-1 shapes (M = 25, K = 384) and slower than oneDNN's own sgemm;
+//   then
 //   out[r, o] = xScale[r] * wScale[o] * (acc[r, o] - xZero[r] * colSum[o]) + bias[o] in fp32,
 //   where colSum[o] is the sum of row o of the int8 weights (the zero point's contribution).
 
@@ -49,18 +55,21 @@ public func int8RowSums(_ columnSums: UnsafeMutablePointer<Int32>, _ quantized: 
     }
 }
 
-/// Quantizes each row of `x` (N, I) asymmetrically into [0, 127]:
+/// Quantizes each row of `x` (N, I) asymmetrically into [0, 127], rows of `quantized` `stride`
+/// apart (padding columns set to 0, which the zero-padded weights ignore):
 /// `scale = (max(x, 0) - min(x, 0)) / 127`, `zero = round(-min(x, 0) / scale)`,
 /// `q = clamp(round(x / scale) + zero, 0, 127)`. An all-zero row gets scale 1 and zero point 0.
 public func quantizeRowsAsymmetric(
-    _ quantized: UnsafeMutablePointer<UInt8>,  // (N, I)
+    _ quantized: UnsafeMutablePointer<UInt8>,  // (N, stride)
     scales: UnsafeMutablePointer<Float>,       // (N)
     zeroPoints: UnsafeMutablePointer<Int32>,   // (N)
     _ x: UnsafePointer<Float>,                 // (N, I)
-    rows: Int, inputs: Int
+    rows: Int, inputs: Int, stride: Int? = nil
 ) {
+    let stride = stride ?? inputs
     for r in 0..<rows {
-        let row = x + r * inputs, q = quantized + r * inputs
+        let row = x + r * inputs, q = quantized + r * stride
+        for i in inputs..<stride { q[i] = 0 }
         var low: Float = 0, high: Float = 0
         for i in 0..<inputs { low = min(low, row[i]); high = max(high, row[i]) }
         let scale = high > low ? (high - low) / activationLevels : 1
@@ -71,6 +80,39 @@ public func quantizeRowsAsymmetric(
         for i in 0..<inputs {
             let v = max(0, min(activationLevels, (row[i] * inverse).rounded() + zero))
             q[i] = UInt8(v)
+        }
+    }
+}
+
+/// Int8 weights (O, I) packed for the CInt8 kernel (16 outputs x 4 inputs per 64-byte step).
+public final class PackedInt8Weights {
+    public let outputs: Int, inputs: Int
+    /// Inputs padded to a multiple of 4: the row stride of quantized activations.
+    public let paddedInputs: Int
+    let packed: UnsafeMutablePointer<Int8>
+
+    /// Packs `weight` (O, I), values in [-127, 127].
+    public init(_ weight: UnsafePointer<Int8>, outputs: Int, inputs: Int) {
+        self.outputs = outputs
+        self.inputs = inputs
+        paddedInputs = edgedistill_int8_padded_k(inputs)
+        let size = edgedistill_int8_packed_size(outputs, inputs)
+        packed = .allocate(capacity: max(size, 64))
+        edgedistill_int8_pack_b(packed, weight, outputs, inputs)
+    }
+
+    deinit { packed.deallocate() }
+
+    /// c (M, O) with row stride `ldc` = a (M, paddedInputs) * W^T, exactly; `a` in [0, 127].
+    /// Output blocks of 16 are split over OpenMP's threads when each gets enough work.
+    public func multiply(_ c: UnsafeMutablePointer<Int32>, ldc: Int, _ a: UnsafePointer<UInt8>, rows: Int) {
+        if rows == 0 || outputs == 0 { return }
+        let blocks = (outputs + 15) / 16
+        // About 100k multiply-adds per thread at least: below that a fork costs more than it saves.
+        let perBlock = max(rows * 16 * paddedInputs, 1)
+        parallelFor(blocks, minimumPerThread: max(1, 100_000 / perBlock)) { range in
+            edgedistill_int8_gemm(c, ldc, a, packed, rows, outputs, inputs,
+                                  range.lowerBound * 16, min(range.upperBound * 16, outputs))
         }
     }
 }
@@ -115,7 +157,8 @@ public final class Int8LinearScratch {
     }
 }
 
-/// `C (M, N) = A (M, K) * B^T` in exact integer arithmetic, `A` in [0, 127], `B` (N, K) int8.
+/// `C (M, N) = A (M, K) * B^T` in exact integer arithmetic through oneDNN's `dnnl_gemm_u8s8s32`,
+/// `A` in [0, 127], `B` (N, K) int8. A cross-check of the packed kernel (see the file comment).
 ///
 /// Shapes come from our code; a oneDNN failure is a bug and traps with the shapes.
 public func int8GEMM(_ c: UnsafeMutablePointer<Int32>, _ a: UnsafePointer<UInt8>, _ b: UnsafePointer<Int8>,
@@ -132,17 +175,18 @@ public func int8GEMM(_ c: UnsafeMutablePointer<Int32>, _ a: UnsafePointer<UInt8>
 public func int8LinearForward(
     _ out: UnsafeMutablePointer<Float>,        // (N, O)
     _ inp: UnsafePointer<Float>,               // (N, I)
-    _ weight: UnsafePointer<Int8>,             // (O, I)
+    _ weight: PackedInt8Weights,               // (O, I)
     weightScales: UnsafePointer<Float>,        // (O)
     columnSums: UnsafePointer<Int32>,          // (O)
     _ bias: UnsafePointer<Float>?,             // (O)
-    rows: Int, inputs: Int, outputs: Int, scratch: Int8LinearScratch
+    rows: Int, scratch: Int8LinearScratch
 ) {
     if rows == 0 { return }
-    scratch.reserve(rows: rows, inputs: inputs, outputs: outputs)
+    let (inputs, outputs, stride) = (weight.inputs, weight.outputs, weight.paddedInputs)
+    scratch.reserve(rows: rows, inputs: stride, outputs: outputs)
     let (q, acc, xs, xz) = (scratch.quantized, scratch.accumulators, scratch.scales, scratch.zeroPoints)
-    quantizeRowsAsymmetric(q, scales: xs, zeroPoints: xz, inp, rows: rows, inputs: inputs)
-    int8GEMM(acc, q, weight, m: rows, n: outputs, k: inputs)
+    quantizeRowsAsymmetric(q, scales: xs, zeroPoints: xz, inp, rows: rows, inputs: inputs, stride: stride)
+    weight.multiply(acc, ldc: outputs, q, rows: rows)
     for r in 0..<rows {
         let a = acc + r * outputs, o = out + r * outputs
         let (scale, zero) = (xs[r], xz[r])

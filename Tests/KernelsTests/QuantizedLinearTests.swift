@@ -12,7 +12,7 @@ final class QuantizedLinearTests: XCTestCase {
     /// weights and 7-bit activations over K = 96 random inputs stay well inside 2%.
     let quantizationTolerance = 0.02
 
-    let shapes = [(m: 1, n: 3, k: 5), (m: 7, n: 33, k: 96), (m: 19, n: 130, k: 385)]
+    let shapes = [(m: 1, n: 3, k: 5), (m: 7, n: 33, k: 96), (m: 19, n: 130, k: 385), (m: 21, n: 200, k: 384)]
 
     func testInt8GEMMIsExact() {
         for (s, shape) in shapes.enumerated() {
@@ -23,9 +23,21 @@ final class QuantizedLinearTests: XCTestCase {
             for i in 0..<min(2 * k, m * k) { a[i] = 127 }
             for i in 0..<min(k, n * k) { b[i] = 127 }
             for i in k..<min(2 * k, n * k) { b[i] = -127 }
+            let expected = Reference.int8GEMM(a, b, m: m, n: n, k: k)
             var c = [Int32](repeating: -1, count: m * n)
             int8GEMM(&c, a, b, m: m, n: n, k: k)
-            XCTAssertEqual(c, Reference.int8GEMM(a, b, m: m, n: n, k: k), "int8 GEMM \(shape)")
+            XCTAssertEqual(c, expected, "oneDNN int8 GEMM \(shape)")
+            // The packed kernel reads rows padded to a multiple of 4 inputs.
+            let packed = PackedInt8Weights(b, outputs: n, inputs: k)
+            let kp = packed.paddedInputs
+            var padded = [UInt8](repeating: 0, count: m * kp)
+            for i in 0..<m { for p in 0..<k { padded[i * kp + p] = a[i * k + p] } }
+            for threads in [1, 2] {
+                Threads.set(threads)
+                var d = [Int32](repeating: -1, count: m * n)
+                packed.multiply(&d, ldc: n, padded, rows: m)
+                XCTAssertEqual(d, expected, "packed int8 GEMM \(shape), \(threads) thread(s)")
+            }
         }
     }
 
@@ -78,7 +90,8 @@ final class QuantizedLinearTests: XCTestCase {
             var sums = [Int32](repeating: 0, count: o)
             quantizeWeightsPerChannel(&q, scales: &scales, columnSums: &sums, w, outputs: o, inputs: i)
             var out = [Float](repeating: .nan, count: n * o)
-            int8LinearForward(&out, x, q, weightScales: scales, columnSums: sums, b, rows: n, inputs: i, outputs: o, scratch: scratch)
+            int8LinearForward(&out, x, PackedInt8Weights(q, outputs: o, inputs: i), weightScales: scales,
+                              columnSums: sums, b, rows: n, scratch: scratch)
             assertClose(out, Reference.int8Linear(widened(x), weight: q, weightScales: widened(scales), bias: widened(b),
                                                   rows: n, inputs: i, outputs: o),
                         tolerance: referenceTolerance, "int8 linear vs its reference \(shape)")

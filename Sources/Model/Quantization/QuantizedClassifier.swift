@@ -26,6 +26,7 @@ final class Int8Linear {
     let scales: UnsafeMutablePointer<Float>     // (O)
     let sums: UnsafeMutablePointer<Int32>       // (O) row sums of `weight`, for the activations' zero point
     let bias: UnsafeMutablePointer<Float>       // (O)
+    let packed: PackedInt8Weights               // `weight` laid out for the int8 kernel
 
     /// Takes quantized weights as stored (`weight` O * I values, `scales` and `bias` O values).
     init(weight: [Int8], scales: [Float], bias: [Float], outputs: Int, inputs: Int) {
@@ -40,6 +41,7 @@ final class Int8Linear {
         self.bias.initialize(from: bias, count: outputs)
         self.sums = .allocate(capacity: max(outputs, 1))
         int8RowSums(sums, self.weight, outputs: outputs, inputs: inputs)
+        packed = PackedInt8Weights(self.weight, outputs: outputs, inputs: inputs)
     }
 
     /// Quantizes fp32 weights (O, I) per output channel.
@@ -54,8 +56,7 @@ final class Int8Linear {
     deinit { weight.deallocate(); scales.deallocate(); sums.deallocate(); bias.deallocate() }
 
     func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int, scratch: Int8LinearScratch) {
-        int8LinearForward(out, inp, weight, weightScales: scales, columnSums: sums, bias, rows: rows,
-                          inputs: inputs, outputs: outputs, scratch: scratch)
+        int8LinearForward(out, inp, packed, weightScales: scales, columnSums: sums, bias, rows: rows, scratch: scratch)
     }
 }
 
