@@ -124,14 +124,20 @@ extension QuantizedClassifier {
             }
             return info
         }
-        func floats(_ name: String, _ shape: [Int]) throws -> [Float] {
+        // Read straight into the model's storage: a temporary copy of the word table would add its
+        // size to the serving process's peak memory.
+        func owned(_ name: String, _ shape: [Int]) throws -> OwnedFloats {
             _ = try info(name, .f32, shape)
-            var values = [Float](repeating: 0, count: shape.reduce(1, *))
-            try values.withUnsafeMutableBufferPointer { try file.floats(fileName(name), into: $0) }
-            guard values.allSatisfy({ $0.isFinite }) else {
-                throw ModelError(file: path, "tensor '\(fileName(name))' holds a non-finite value")
+            return try OwnedFloats(count: shape.reduce(1, *)) { buffer in
+                try file.floats(fileName(name), into: buffer)
+                guard buffer.allSatisfy({ $0.isFinite }) else {
+                    throw ModelError(file: path, "tensor '\(fileName(name))' holds a non-finite value")
+                }
             }
-            return values
+        }
+        func floats(_ name: String, _ shape: [Int]) throws -> [Float] {
+            let values = try owned(name, shape)
+            return Array(UnsafeBufferPointer(start: values.p, count: values.count))
         }
         func int8s(_ name: String, _ shape: [Int]) throws -> [Int8] {
             _ = try info(name, .i8, shape)
@@ -158,7 +164,7 @@ extension QuantizedClassifier {
             let scales = try floats("embeddings.word_embeddings.weight_scale", [v])
             words = .int8(table: try int8s("embeddings.word_embeddings.weight", [v, c]), scales: scales)
         } else {
-            words = .float(OwnedFloats(try floats("embeddings.word_embeddings.weight", [v, c])))
+            words = .float(try owned("embeddings.word_embeddings.weight", [v, c]))
         }
         let layers = try (0..<config.layerCount).map { l -> Layer in
             let p = "transformer.layer.\(l)."
@@ -174,7 +180,7 @@ extension QuantizedClassifier {
         }
         return QuantizedClassifier(
             config: config, headActivation: head, words: words,
-            positions: OwnedFloats(try floats("embeddings.position_embeddings.weight", [config.maxPositions, c])),
+            positions: try owned("embeddings.position_embeddings.weight", [config.maxPositions, c]),
             embeddingNormWeight: OwnedFloats(try floats("embeddings.LayerNorm.weight", [c])),
             embeddingNormBias: OwnedFloats(try floats("embeddings.LayerNorm.bias", [c])),
             layers: layers,

@@ -16,6 +16,13 @@ final class OwnedFloats {
         p = .allocate(capacity: max(count, 1))
         p.initialize(from: values, count: count)
     }
+    /// `count` floats filled by `fill` (reading a tensor straight in, without a temporary array).
+    init(count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        self.count = count
+        p = .allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: count)
+        do { try fill(UnsafeMutableBufferPointer(start: p, count: count)) } catch { p.deallocate(); throw error }
+    }
     deinit { p.deallocate() }
 }
 
