@@ -8,6 +8,12 @@ call only (tokenization outside the timer, as EdgeDistill does). Prints one JSON
 
     python3 scripts/peer_quantization.py --model runs/full/student --data dev.tsv \
         [--sentences 200] [--warmup 20] [--threads 1,2] [--engines torch-fp32,torch-int8,ort-fp32,ort-int8]
+    python3 scripts/peer_quantization.py --model runs/full/student --data dev.tsv --compare ours.jsonl
+
+The second form is the reference check of EdgeDistill's int8 model: `ours.jsonl` is
+`edgedistill predict --model student-int8 --max-length 128` on the file's sentences as JSON lines;
+it prints the largest probability difference and the argmax agreement against torch's
+quantize_dynamic model and against the fp32 model.
 
 Needs torch and transformers (and onnx + onnxruntime for the ort engines); developers run it,
 CI does not.
@@ -46,6 +52,8 @@ def main():
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--engines", default="torch-fp32,torch-int8,ort-int8")
+    ap.add_argument("--compare", help="JSON lines from `edgedistill predict` on the file's sentences "
+                    "(same order): prints how far they are from torch's quantize_dynamic probabilities")
     args = ap.parse_args()
 
     import torch
@@ -87,6 +95,30 @@ def main():
         path = os.path.join(tmp, "state.pt")
         torch.save(model.state_dict(), path)
         return os.path.getsize(path)
+
+    if args.compare:
+        ours = [json.loads(l) for l in open(args.compare, encoding="utf-8") if l.strip()]
+        assert len(ours) == len(enc), f"{len(ours)} predictions for {len(enc)} sentences"
+        names = [fp32.config.id2label[i] for i in range(k)]
+        q = torch.ao.quantization.quantize_dynamic(fp32, {torch.nn.Linear}, dtype=torch.qint8)
+        worst_int8 = worst_fp32 = 0.0
+        agree_int8 = agree_fp32 = 0
+        with torch.inference_mode():
+            for e, o in zip(enc, ours):
+                mine = torch.tensor([o["probabilities"][n] for n in names])
+                for model, kind in [(q, "int8"), (fp32, "fp32")]:
+                    ref = torch.softmax(model(**e).logits[0], -1)
+                    diff = float((mine - ref).abs().max())
+                    same = int(int(mine.argmax()) == int(ref.argmax()))
+                    if kind == "int8":
+                        worst_int8, agree_int8 = max(worst_int8, diff), agree_int8 + same
+                    else:
+                        worst_fp32, agree_fp32 = max(worst_fp32, diff), agree_fp32 + same
+        print(json.dumps({"compare": args.compare, "sentences": len(ours),
+                          "max_prob_diff_vs_torch_int8": worst_int8, "argmax_agreement_vs_torch_int8": agree_int8 / len(ours),
+                          "max_prob_diff_vs_torch_fp32": worst_fp32, "argmax_agreement_vs_torch_fp32": agree_fp32 / len(ours)}),
+              flush=True)
+        return
 
     if "torch-fp32" in engines:
         with torch.inference_mode():
