@@ -60,6 +60,9 @@ public enum VariantEvaluation {
         var options = options
         options.dataset.labelNames = fp32.model.config.labelNames
         let datasets = try evaluationFiles.map { try Dataset.load($0, options: options.dataset) }
+        guard !datasets[0].texts.isEmpty else {
+            throw ModelError(file: evaluationFiles[0], "no sentences: the first evaluation file also gives the sentences timed for latency")
+        }
         var rows: [[String: Any]] = []
         var teacherAccuracy: [Double] = [], teacherP50 = 0.0
         let savedThreads = Threads.count

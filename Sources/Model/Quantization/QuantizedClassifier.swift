@@ -74,7 +74,8 @@ final class Int8Linear {
 /// products are dequantized with the bias in fp32 (see `int8LinearForward`). Embeddings (fp32, or
 /// int8 with a scale per row), LayerNorm, attention, softmax and GELU run in fp32, as in PyTorch's
 /// `quantize_dynamic`. The forward pass reuses its buffers: after the largest batch has been seen
-/// it allocates only the returned logits array.
+/// it allocates only the returned logits array. Like `SequenceClassifier`, one instance runs one
+/// batch at a time (its buffers are shared between calls).
 public final class QuantizedClassifier: TextClassifier {
     struct Layer {
         let qkv, out, ffn1, ffn2: Int8Linear                    // (3C, C) (C, C) (F, C) (C, F)
