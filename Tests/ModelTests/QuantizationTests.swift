@@ -72,6 +72,30 @@ final class QuantizationTests: XCTestCase {
         }
     }
 
+    /// PyTorch's `quantize_dynamic` on the same tiny model (scripts/make_quantization_fixtures.py):
+    /// our int8 logits must be about as close to fp32 as torch's (its scheme differs: one scale per
+    /// weight tensor and per activation tensor, where we use one per output channel and per row).
+    func testInt8IsAsCloseToFP32AsTorchQuantizeDynamic() throws {
+        let (model, _) = try fixture()
+        let file = try SafetensorsFile(path: try Fixtures.path("models/distilbert/quantized_reference.safetensors",
+                                                               rebuild: "python3 scripts/make_quantization_fixtures.py"))
+        let ids = try Fixtures.tensor(file, "input_ids"), lengths = try Fixtures.tensor(file, "lengths")
+        let fp32 = try Fixtures.tensor(file, "logits_fp32"), torchInt8 = try Fixtures.tensor(file, "logits_torch_int8")
+        let width = ids.count / lengths.count
+        let quantized = QuantizedClassifier(quantizing: model, int8Embeddings: false)
+        var ours: [Float] = [], fp32Ours: [Float] = []
+        for (s, length) in lengths.enumerated() {
+            let sentence = (0..<Int(length)).map { Int32(ids[s * width + $0]) }
+            ours += quantized.logits(TokenBatch(sequences: [sentence]))
+            fp32Ours += model.forward(TokenBatch(sequences: [sentence]))
+        }
+        XCTAssertLessThan(relativeError(fp32Ours, fp32), Tolerance.output, "the fp32 model matches transformers")
+        let oursError = relativeError(ours, fp32), torchError = relativeError(torchInt8, fp32)
+        XCTAssertLessThan(oursError, max(2 * torchError, 0.01),
+                          "int8 error against fp32: ours \(oursError), torch quantize_dynamic \(torchError)")
+        XCTAssertLessThan(relativeError(ours, torchInt8), int8Tolerance, "against torch's int8 logits")
+    }
+
     func testFP16FolderLoadsAsFP32Model() throws {
         let (model, dir) = try fixture()
         let out = scratch + "/fp16"
