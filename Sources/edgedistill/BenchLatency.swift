@@ -28,6 +28,7 @@ struct BenchLatency: ParsableCommand {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard maxLength >= 3 else { throw ValidationError("--max-length must be at least 3 ([CLS], one piece, [SEP]), got \(maxLength)") }
         guard sentences >= 0, warmup >= 0, throughputBatchSize >= 0 else {
             throw ValidationError("--sentences, --warmup and --throughput-batch-size must not be negative")
         }

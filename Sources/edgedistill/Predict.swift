@@ -20,6 +20,11 @@ struct Predict: ParsableCommand {
     @Option(help: "oneDNN threads.") var threads = 1
     @Argument(help: "Texts to classify (read JSON lines from stdin when none).") var texts: [String] = []
 
+    func validate() throws {
+        guard maxLength >= 3 else { throw ValidationError("--max-length must be at least 3 ([CLS], one piece, [SEP]), got \(maxLength)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
     /// One input: its text, or why it has none, with its 1-based line (or argument) number.
     enum Input { case text(String, Int), failure(String, Int) }
 

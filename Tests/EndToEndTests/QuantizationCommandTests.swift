@@ -126,6 +126,19 @@ final class QuantizationCommandTests: CLITestCase {
         try assertFails(["eval", "--model", fresh, "--data", data], mentions: ["unknown quantization scheme 'int4-magical'"])
     }
 
+    func testPredictAndBenchRejectBadLengthsAndThreads() throws {
+        let model = try tinyModel()
+        let data = try tinyData(["good\t0"])
+        for flags in [["--max-length", "0"], ["--max-length", "2"], ["--threads", "0"]] {
+            for command in [["predict", "--model", model, "good"], ["bench", "latency", "--model", model, "--data", data]] {
+                let result = try run(command + flags)
+                XCTAssertNotEqual(result.status, 0, "\(command) \(flags)")
+                XCTAssertTrue(result.stderr.contains(flags[0]), result.stderr)
+                XCTAssertFalse(result.stderr.contains("Fatal error"))
+            }
+        }
+    }
+
     func testQuantizeRejectsBadFlags() throws {
         let model = try tinyModel()
         for flags in [[String](), ["--int8", "--fp16"], ["--int8-embeddings"]] {
