@@ -5,15 +5,16 @@ import CInt8
 // Dynamic int8 linear layers, as PyTorch's `quantize_dynamic` does them on x86:
 // - weights: symmetric, one scale per output channel, int8 in [-127, 127], quantized offline;
 // - activations: asymmetric, one scale and zero point per row, quantized at run time into
-//   [0, 127] (7 bits: on AVX2 without VNNI oneDNN's u8 x s8 kernel saturates pairs of products
-//   above 32767, which 8-bit activations can reach; fbgemm's `reduce_range` exists for the same
-//   reason). The range always includes 0, so zero padding and ReLU zeros are exact;
+//   [0, 127]: 7 bits, because on AVX2 without VNNI a u8 x s8 multiply (vpmaddubsw, in our kernel
+//   and in oneDNN's) saturates a pair of products above 32767, which 8-bit activations reach
+//   (fbgemm's `reduce_range` exists for the same reason). The range always includes 0, so zero
+//   padding and ReLU zeros are exact;
 // - int8 x int8 products are summed exactly in int32 by the packed AVX2 kernel of CInt8
-//   (`PackedInt8Weights`; vpmaddubsw + vpmaddwd). oneDNN 2.6's `dnnl_gemm_u8s8s32` gives the same
-//   integers (`int8GEMM`, kept as a cross-check) but on AVX2 without VNNI it measured 2.2-2.8x
-//   slower than this kernel at batch-1 shapes (M = 25, K = 384) and slower than oneDNN's own sgemm;
-//   then
-//   out[r, o] = xScale[r] * wScale[o] * (acc[r, o] - xZero[r] * colSum[o]) + bias[o] in fp32,
+//   (`PackedInt8Weights`: vpmaddubsw + vpmaddwd). oneDNN 2.6's `dnnl_gemm_u8s8s32` gives the same
+//   integers (`int8GEMM`, kept as a cross-check in the tests), but on this AVX2 CPU it measured
+//   2.2-2.8x slower than our kernel at batch-1 shapes (M = 25, K = 384), and slower than oneDNN's sgemm;
+// - the int32 sums are dequantized with the bias in fp32:
+//   out[r, o] = xScale[r] * wScale[o] * (acc[r, o] - xZero[r] * colSum[o]) + bias[o],
 //   where colSum[o] is the sum of row o of the int8 weights (the zero point's contribution).
 
 /// The largest quantized activation value (7 bits, see the file comment).
