@@ -12,7 +12,8 @@ import CInt8
 // - int8 x int8 products are summed exactly in int32 by the packed AVX2 kernel of CInt8
 //   (`PackedInt8Weights`: vpmaddubsw + vpmaddwd). oneDNN 2.6's `dnnl_gemm_u8s8s32` gives the same
 //   integers (`int8GEMM`, kept as a cross-check in the tests), but on this AVX2 CPU it measured
-//   2.2-2.8x slower than our kernel at batch-1 shapes (M = 25, K = 384), and slower than oneDNN's sgemm;
+//   2.1-2.8x slower than our kernel at batch-1 shapes with K = 384 (M = 25; on par at K = 1536),
+//   and slower than oneDNN's own sgemm;
 // - the int32 sums are dequantized with the bias in fp32:
 //   out[r, o] = xScale[r] * wScale[o] * (acc[r, o] - xZero[r] * colSum[o]) + bias[o],
 //   where colSum[o] is the sum of row o of the int8 weights (the zero point's contribution).
