@@ -137,6 +137,7 @@ public enum VariantEvaluation {
                                  "--throughput-batch-size", String(throughput), "--json"]
                 + (options.dataset.textColumn.map { ["--text-column", $0] } ?? [])
                 + (options.dataset.labelColumn.map { ["--label-column", $0] } ?? [])
+                + (options.dataset.skipBadRows ? ["--skip-bad-rows"] : [])
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()

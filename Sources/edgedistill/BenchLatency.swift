@@ -24,6 +24,7 @@ struct BenchLatency: ParsableCommand {
     @Option(name: .customLong("throughput-batch-size"), help: "Also time batches of this size (0: skip).") var throughputBatchSize = 0
     @Option(name: .customLong("text-column")) var textColumn: String?
     @Option(name: .customLong("label-column")) var labelColumn: String?
+    @Flag(name: .customLong("skip-bad-rows")) var skipBadRows = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -42,7 +43,8 @@ struct BenchLatency: ParsableCommand {
             let loadMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
             let tokenizer = try BertTokenizer.load(directory: model)
             try classifier.checkVocabulary(of: tokenizer, directory: model)
-            let dataset = try Dataset.load(data, options: DatasetOptions(textColumn: textColumn, labelColumn: labelColumn))
+            let dataset = try Dataset.load(data, options: DatasetOptions(textColumn: textColumn, labelColumn: labelColumn,
+                                                                       skipBadRows: skipBadRows))
             guard !dataset.texts.isEmpty else { throw ModelError(file: data, "no sentences to time") }
             let length = classifier.maximumLength(maxLength)
             let count = sentences == 0 ? dataset.texts.count : sentences
