@@ -131,13 +131,14 @@ public enum VariantEvaluation {
         func child(threads: Int, throughput: Int) throws -> [String: Any] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["bench", "latency", "--model", model, "--data", data, "--threads", String(threads),
-                                 "--sentences", String(options.latencySentences), "--warmup", String(options.warmup),
-                                 "--max-length", String(options.maxLength),
-                                 "--throughput-batch-size", String(throughput), "--json"]
-                + (options.dataset.textColumn.map { ["--text-column", $0] } ?? [])
-                + (options.dataset.labelColumn.map { ["--label-column", $0] } ?? [])
-                + (options.dataset.skipBadRows ? ["--skip-bad-rows"] : [])
+            var arguments: [String] = ["bench", "latency", "--model", model, "--data", data, "--threads", String(threads),
+                                       "--sentences", String(options.latencySentences), "--warmup", String(options.warmup),
+                                       "--max-length", String(options.maxLength),
+                                       "--throughput-batch-size", String(throughput), "--json"]
+            if let column = options.dataset.textColumn { arguments += ["--text-column", column] }
+            if let column = options.dataset.labelColumn { arguments += ["--label-column", column] }
+            if options.dataset.skipBadRows { arguments.append("--skip-bad-rows") }
+            process.arguments = arguments
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
