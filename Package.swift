@@ -12,6 +12,11 @@ let cpuFlags = ["-target-cpu", "haswell"]
 #else
 let cpuFlags: [String] = []
 #endif
+#if arch(x86_64)
+let cInt8Flags = ["-mavx2", "-mfma"]
+#else
+let cInt8Flags: [String] = []
+#endif
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release))]
 
 let package = Package(
@@ -31,7 +36,9 @@ let package = Package(
                        providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Kernels", dependencies: ["CDNNL"], swiftSettings: optimize),
+        .target(name: "Kernels", dependencies: ["CDNNL", "CInt8"], swiftSettings: optimize),
+        // The packed int8 GEMM of dynamic int8 linear layers (AVX2 on x86-64, plain C elsewhere).
+        .target(name: "CInt8", path: "Sources/CInt8", cSettings: [.unsafeFlags(["-O3"] + cInt8Flags)]),
         .target(name: "CChecksum", path: "Sources/CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimize),

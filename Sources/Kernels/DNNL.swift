@@ -78,6 +78,23 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               "multiply M=\(m) N=\(n) K=\(k) (lda \(lda), ldb \(ldb), ldc \(ldc))")
 }
 
+// MARK: - int8 GEMM
+
+/// Row-major `C (M, N) = A (M, K) * B^T` with `A` unsigned 8-bit, `B` (N, K) signed 8-bit and `C`
+/// 32-bit, through `dnnl_gemm_u8s8s32` (no offsets, alpha 1, beta 0).
+///
+/// On AVX2 without VNNI oneDNN multiplies with `vpmaddubsw`, which saturates a pair of u8 x s8
+/// products at 32767: the result is exact only while every `A` is at most 127 (255 * 127 * 2
+/// overflows; 127 * 127 * 2 does not). `int8LinearForward` keeps activations in [0, 127].
+func gemmU8S8S32(m: Int, n: Int, k: Int, a: UnsafePointer<UInt8>, lda: Int,
+                 b: UnsafePointer<Int8>, ldb: Int, c: UnsafeMutablePointer<Int32>, ldc: Int) throws {
+    var offset: Int32 = 0
+    // oneDNN's BLAS-like functions are row-major: 'N' for A, 'T' for B, 'F' for one fixed C offset (0).
+    try check(dnnl_gemm_u8s8s32(78, 84, 70, Int64(m), Int64(n), Int64(k), 1, a, Int64(lda), 0,
+                                b, Int64(ldb), 0, 0, c, Int64(ldc), &offset),
+              "multiply int8 M=\(m) N=\(n) K=\(k)")
+}
+
 // MARK: - Matmul primitive
 
 /// A created matmul primitive with memory objects whose data handles are swapped per call.

@@ -8,7 +8,7 @@ public enum Evaluator {
         public let logits: [Float]
     }
 
-    public static func evaluate(_ model: SequenceClassifier, on data: EncodedDataset, batchSize: Int = 64) -> Result {
+    public static func evaluate(_ model: any TextClassifier, on data: EncodedDataset, batchSize: Int = 64) -> Result {
         let k = model.config.labelCount
         var logits: [Float] = []
         logits.reserveCapacity(data.sequences.count * k)
@@ -17,7 +17,7 @@ public enum Evaluator {
         var byIndex = [Float](repeating: 0, count: data.sequences.count * k)
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let chunk = Array(order[start..<min(start + batchSize, order.count)])
-            let out = model.forward(TokenBatch(sequences: chunk.map { data.sequences[$0] }))
+            let out = model.logits(TokenBatch(sequences: chunk.map { data.sequences[$0] }))
             for (row, index) in chunk.enumerated() {
                 for c in 0..<k { byIndex[index * k + c] = out[row * k + c] }
             }

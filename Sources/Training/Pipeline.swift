@@ -163,7 +163,19 @@ public final class Pipeline {
             log(String(format: "%@: teacher accuracy %.4f, student %.4f (%.1f%% retained)", file, t.accuracy, s.accuracy,
                        100 * (t.accuracy > 0 ? s.accuracy / t.accuracy : 0)))
         }
+        // Issue 5: fp16 and int8 students written beside student/, every variant measured (VariantEvaluation).
+        var variantOptions = VariantEvaluation.Options()
+        variantOptions.latencySentences = config.latencySentences
+        variantOptions.maxLength = config.maxLength
+        variantOptions.dataset = options
+        if let executable = Bundle.main.executablePath, (executable as NSString).lastPathComponent == "edgedistill" {
+            variantOptions.servingExecutable = executable  // latency and peak RSS in a fresh process per variant
+        }
+        let variants = stages.contains(.evaluate) && !config.eval.isEmpty
+            ? try VariantEvaluation.run(teacher: path("teacher"), student: path("student"), evaluationFiles: config.eval,
+                                        outputFolder: out, options: variantOptions, log: log) : []
         let report: [String: Any] = [
+            "variants": variants,
             "teacher": ["path": path("teacher"), "parameters": teacher.parameterCount, "layers": teacher.config.layerCount,
                         "size_bytes": diskSize(path("teacher/model.safetensors")), "fine_tuned": needsTraining,
                         "fine_tune_seconds": teacherSeconds],

@@ -45,6 +45,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     /// Use only this many training examples (a seeded sample): quick runs.
     public var maxTrainExamples: Int?
     public var checkpointEvery = 500
+    /// Sentences timed at batch 1 per model variant in the evaluation stage (`VariantEvaluation`).
+    public var latencySentences = 200
     public var finetune = FineTune()
     public var distill = Distill()
 
@@ -96,6 +98,7 @@ extension PipelineConfig {
         case labelColumn = "label_column", skipBadRows = "skip_bad_rows", maxLength = "max_length", seed, threads
         case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
         case checkpointEvery = "checkpoint_every", finetune, distill
+        case latencySentences = "latency_sentences"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -117,6 +120,7 @@ extension PipelineConfig {
         checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? checkpointEvery
         finetune = try c.decodeIfPresent(FineTune.self, forKey: .finetune) ?? finetune
         distill = try c.decodeIfPresent(Distill.self, forKey: .distill) ?? distill
+        latencySentences = try c.decodeIfPresent(Int.self, forKey: .latencySentences) ?? latencySentences
     }
 
     /// Checks values a run would otherwise trip over late; the message names the key.
@@ -127,7 +131,8 @@ extension PipelineConfig {
         if !["auto", "always", "never"].contains(finetune.mode) { problems.append("finetune.mode must be auto, always or never, got '\(finetune.mode)'") }
         for (key, value) in [("finetune.epochs", finetune.epochs), ("finetune.batch_size", finetune.batchSize),
                              ("distill.epochs", distill.epochs), ("distill.batch_size", distill.batchSize),
-                             ("distill.student_layers", distill.studentLayers), ("threads", threads)] where value < 1 {
+                             ("distill.student_layers", distill.studentLayers), ("threads", threads),
+                             ("latency_sentences", latencySentences)] where value < 1 {
             problems.append("\(key) must be at least 1, got \(value)")
         }
         if !(distill.alpha >= 0 && distill.alpha <= 1) { problems.append("distill.alpha must be in [0, 1], got \(distill.alpha)") }

@@ -20,17 +20,15 @@ struct Eval: ParsableCommand {
     func run() throws {
         try reportingErrors {
             Threads.set(threads)
-            let loaded = try SequenceClassifier.load(directory: model)
-            if loaded.initializedHead {
-                throw ModelError(file: model, "this model has no trained classification head: fine-tune it first")
-            }
-            let names = loaded.model.config.labelNames
+            // Any model folder: fp32, fp16 or int8 (ClassifierLoader refuses an untrained head).
+            let classifier = try ClassifierLoader.load(directory: model)
+            let names = classifier.config.labelNames
             let dataset = try Dataset.load(data, options: DatasetOptions(
                 textColumn: textColumn, labelColumn: labelColumn, skipBadRows: skipBadRows, labelNames: names))
             let tokenizer = try BertTokenizer.load(directory: model)
-            try loaded.model.checkCompatible(with: tokenizer, directory: model)
-            let encoded = EncodedDataset(dataset, tokenizer: tokenizer, maxLength: loaded.model.fittedLength(maxLength))
-            let metrics = Evaluator.evaluate(loaded.model, on: encoded).metrics
+            try classifier.checkVocabulary(of: tokenizer, directory: model)
+            let encoded = EncodedDataset(dataset, tokenizer: tokenizer, maxLength: classifier.maximumLength(maxLength))
+            let metrics = Evaluator.evaluate(classifier, on: encoded).metrics
             if json {
                 print(try jsonString(["accuracy": metrics.accuracy, "macro_f1": metrics.macroF1,
                                       "examples": metrics.examples, "confusion_matrix": metrics.confusion,
