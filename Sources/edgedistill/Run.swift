@@ -108,6 +108,14 @@ func summary(_ report: [String: Any], out: String) -> String {
         lines.append(String(format: "%@: teacher accuracy %.2f%%, student %.2f%%, retention %.1f%%",
                             e["file"] as? String ?? "?", 100 * t, 100 * s, 100 * (t > 0 ? s / t : 0)))
     }
+    for v in report["variants"] as? [[String: Any]] ?? [] {
+        let accuracy = ((v["evaluations"] as? [[String: Any]])?.first?["accuracy"] as? Double) ?? 0
+        lines.append(String(format: "  %-26@ accuracy %.2f%%, %.1f MB, p50 %.2f ms at 1 thread (%.1fx the teacher)",
+                            (v["name"] as? String ?? "?") as NSString, 100 * accuracy,
+                            Double(v["size_bytes"] as? Int ?? 0) / 1e6, v["latency_p50_ms"] as? Double ?? 0,
+                            v["speedup"] as? Double ?? 0))
+    }
+    if report["variants"] != nil { lines.append("report: \(out)/report.md, model_comparison.svg, model_comparison.png") }
     if let v = report["validation"] as? [String: Any], let a = v["accuracy"] as? Double {
         lines.append(String(format: "validation accuracy %.2f%%", 100 * a))
     }

@@ -25,10 +25,16 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertTrue(result.stdout.contains("retention"), "summary: \(result.stdout)")
         for name in ["teacher/config.json", "teacher/model.safetensors", "teacher/vocab.txt", "teacher/tokenizer_config.json",
                      "student/config.json", "student/model.safetensors", "student/vocab.txt",
-                     "metrics.jsonl", "run_config.json", "report.json"] {
+                     "metrics.jsonl", "run_config.json", "report.json", "report.md", "model_comparison.svg",
+                     "model_comparison.png", "student-int8/model.safetensors", "student-int8-emb/model.safetensors",
+                     "student-fp16/model.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + name), "missing \(name)")
         }
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any]
+        let names = (report?["variants"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+        XCTAssertEqual(names, ["teacher fp32", "student fp32", "student fp16", "student int8", "student int8 + int8 emb"])
+        let markdown = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        for name in names { XCTAssertTrue(markdown.contains(name), "report.md lacks \(name)") }
         let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
         let teacherAccuracy = (evaluation?["teacher"] as? [String: Any])?["accuracy"] as? Double ?? 0
         let studentAccuracy = (evaluation?["student"] as? [String: Any])?["accuracy"] as? Double ?? 0
