@@ -1,7 +1,6 @@
 import Foundation
 import Kernels
 import Model
-import Report
 
 /// The single-node job: fine-tune the teacher when it needs it, distil a student from its layers,
 /// evaluate both on every evaluation file, and write the run folder.
@@ -190,18 +189,12 @@ public final class Pipeline {
         ]
         try writeJSON(report, to: path("report.json"))
         if !variants.isEmpty {
-            let figures = try variants.map { try VariantFigures(json: $0) }
-            let notes = [
-                "Accuracy and macro-F1 on each evaluation file; retention is a variant's accuracy over the fp32 teacher's.",
-                "Latency: batch 1, p50/p95/p99 over \(config.latencySentences) sentences of \(config.eval[0]) after a warm-up, "
-                    + "at 1 thread and at all threads; throughput at batch 32. Peak RSS: a fresh process serving at batch 1.",
-                "Size: model.safetensors on disk. int8: Linear weights per output channel, activations per row at run time; "
-                    + "\"int8 emb\" also stores the word embeddings as int8 with a scale per row.",
+            let notes = VariantReport.methodNotes(latencySentences: config.latencySentences, latencyFile: config.eval[0]) + [
                 String(format: "Teacher fine-tuned in %.0f s; student (teacher layers %@) distilled in %.0f s.", teacherSeconds,
                        layers.map(String.init).joined(separator: ", "), distilled.seconds),
             ]
-            try ReportRenderer.write(title: "EdgeDistill: \((config.teacher as NSString).lastPathComponent) distilled to \(layers.count) layers",
-                                     variants: figures, notes: notes, to: out)
+            try VariantReport.write(rows: variants, title: "EdgeDistill: \((config.teacher as NSString).lastPathComponent) distilled to \(layers.count) layers",
+                                    notes: notes, to: out)
             log("report: \(path("report.md")), \(path("model_comparison.svg")), \(path("model_comparison.png"))")
         }
         return report

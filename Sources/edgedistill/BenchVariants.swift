@@ -31,6 +31,9 @@ struct BenchVariants: ParsableCommand {
             let rows = try VariantEvaluation.run(teacher: teacher, student: student, evaluationFiles: evalFiles,
                                                  outputFolder: out, options: options, log: printError)
             try writeJSON(rows, to: (out as NSString).appendingPathComponent("variants.json"))
+            try VariantReport.write(rows: rows, title: "EdgeDistill: \((student as NSString).lastPathComponent) and its variants",
+                                    notes: VariantReport.methodNotes(latencySentences: latencySentences, latencyFile: evalFiles.first ?? "-"),
+                                    to: out)
             if json { print(try jsonString(rows)) }
         }
     }

@@ -1,0 +1,21 @@
+import Foundation
+import Report
+
+/// The human-readable side of `VariantEvaluation`: report.md and model_comparison.svg/.png.
+public enum VariantReport {
+    /// What every report says about how the figures were measured.
+    public static func methodNotes(latencySentences: Int, latencyFile: String) -> [String] {
+        ["Accuracy and macro-F1 on each evaluation file; retention is a variant's accuracy over the fp32 teacher's.",
+         "Latency: batch 1, p50/p95/p99 over \(latencySentences) sentences of \(latencyFile) after a warm-up, "
+            + "at 1 thread and at all threads; throughput at batch 32. Peak RSS: a fresh process serving at batch 1.",
+         "Size: model.safetensors on disk. int8: Linear weights per output channel, activations per row at run time; "
+            + "\"int8 emb\" also stores the word embeddings as int8 with a scale per row."]
+    }
+
+    /// Writes report.md, model_comparison.svg and model_comparison.png into `folder` from
+    /// `VariantEvaluation.run`'s rows.
+    public static func write(rows: [[String: Any]], title: String, notes: [String], to folder: String) throws {
+        let figures = try rows.map { try VariantFigures(json: $0) }
+        try ReportRenderer.write(title: title, variants: figures, notes: notes, to: folder)
+    }
+}
