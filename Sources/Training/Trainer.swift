@@ -234,7 +234,8 @@ public final class Trainer {
         let started = Date()
         guard !indices.isEmpty else {
             model.zeroGradients()
-            let value = try reduce(DistillationLoss.Value(total: 0, crossEntropy: 0, kl: 0, gradient: []))
+            let value = try reduce(DistillationLoss.Value(total: 0, crossEntropy: 0, kl: 0, gradient: []),
+                                   positions: positionsUsed(by: globalIndices))
             return StepResult(value: value, share: [], teacherLogits: nil)
         }
         // Losses are means over this worker's examples; scaled by its share, the sum over workers
@@ -280,7 +281,7 @@ public final class Trainer {
         try buckets?.wait()
         let reduced = try reduce(DistillationLoss.Value(total: value.total * share, crossEntropy: value.crossEntropy * share,
                                                         kl: value.kl * share, gradient: value.gradient),
-                                 layersDone: buckets != nil)
+                                 layersDone: buckets != nil, positions: positionsUsed(by: globalIndices))
         var result = StepResult(value: reduced, share: indices, teacherLogits: computed)
         result.computeSeconds = computedAt.timeIntervalSince(started)
         result.communicationSeconds = Date().timeIntervalSince(computedAt)
@@ -296,7 +297,7 @@ public final class Trainer {
     ///
     /// With `layersDone` the layers' and head's gradients were already summed (`LayerBuckets`):
     /// only the embeddings' remain.
-    func reduce(_ local: DistillationLoss.Value, layersDone: Bool = false) throws -> DistillationLoss.Value {
+    func reduce(_ local: DistillationLoss.Value, layersDone: Bool = false, positions: Int? = nil) throws -> DistillationLoss.Value {
         guard communicator.worldSize > 1 else { return local }
         let v = model.config.vocabularySize, c = model.config.hiddenSize
         var shared = [Float](repeating: 0, count: v + 3)
@@ -305,28 +306,37 @@ public final class Trainer {
         try shared.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         let rows = (0..<v).filter { shared[$0] > 0 }
         model.markTouched(rows.lazy.map { Int32($0) })
+        // Dense regions besides the touched word rows: the position rows the batch can have used
+        // (no token sits at a later position, so the rest are zero everywhere), LayerNorm, and the
+        // layers and head unless their buckets were already summed.
         let words = model.layout["embeddings.word_embeddings.weight"]!
-        let rest = words.offset + words.count
-        let restCount = (layersDone ? model.layerRange(0).lowerBound : model.gradients.count) - rest
-        let packedCount = rows.count * c + restCount + words.offset
+        let table = model.layout["embeddings.position_embeddings.weight"]!
+        let usedRows = min(positions ?? table.shape[0], table.shape[0])
+        let end = layersDone ? model.layerRange(0).lowerBound : model.gradients.count
+        let regions = [0..<words.offset, (words.offset + words.count)..<(table.offset + usedRows * c),
+                       (table.offset + table.count)..<end].filter { !$0.isEmpty }
+        let packedCount = rows.count * c + regions.reduce(0) { $0 + $1.count }
         if packed.count < packedCount { packed = [Float](repeating: 0, count: packedCount) }
         let g = model.gradients.base
         packed.withUnsafeMutableBufferPointer { p in
-            let base = p.baseAddress!
-            for (i, row) in rows.enumerated() { (base + i * c).update(from: g + words.offset + row * c, count: c) }
-            (base + rows.count * c).update(from: g + rest, count: restCount)
-            (base + rows.count * c + restCount).update(from: g, count: words.offset)
+            var at = p.baseAddress!
+            for row in rows { at.update(from: g + words.offset + row * c, count: c); at += c }
+            for region in regions { at.update(from: g + region.lowerBound, count: region.count); at += region.count }
         }
         try packed.withUnsafeMutableBufferPointer {
             try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: $0[0..<packedCount]))
         }
         packed.withUnsafeBufferPointer { p in
-            let base = p.baseAddress!
-            for (i, row) in rows.enumerated() { (g + words.offset + row * c).update(from: base + i * c, count: c) }
-            (g + rest).update(from: base + rows.count * c, count: restCount)
-            g.update(from: base + rows.count * c + restCount, count: words.offset)
+            var at = p.baseAddress!
+            for row in rows { (g + words.offset + row * c).update(from: at, count: c); at += c }
+            for region in regions { (g + region.lowerBound).update(from: at, count: region.count); at += region.count }
         }
         return DistillationLoss.Value(total: shared[v], crossEntropy: shared[v + 1], kl: shared[v + 2], gradient: local.gradient)
+    }
+
+    /// Position-table rows a batch of these examples can touch: its longest sequence.
+    func positionsUsed(by globalIndices: [Int]) -> Int {
+        globalIndices.map { train.sequences[$0].count }.max() ?? 0
     }
 
     /// Applies the summed gradients with this step's learning rate.
