@@ -253,13 +253,16 @@ public final class Worker {
 
     /// Fault injection for tests: `EDGEDISTILL_WORKER_FAULT=PHASE:STEP:kill` makes this worker
     /// SIGKILL itself on receiving that step (as a crashed machine would vanish, mid-step), and
-    /// `...:corrupt` changes one of its weights after committing it, which the checksum must catch.
+    /// `...:corrupt` changes one of its weights, which the checksum must catch, and `...:pause` makes
+    /// that step take 3 s longer.
     func injectFault(phase: String, step: Int) {
         guard let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_WORKER_FAULT"]?.split(separator: ":"),
               fault.count == 3, fault[0] == phase, Int(fault[1]) == step else { return }
         if fault[2] == "kill" {
             log("worker \(id): EDGEDISTILL_WORKER_FAULT: killing myself at \(phase) step \(step)")
             kill(getpid(), SIGKILL)
+        } else if fault[2] == "pause" {
+            Thread.sleep(forTimeInterval: 3)  // a slow step: heartbeats go on, the coordinator waits
         } else if fault[2] == "corrupt", let trainer {
             trainer.model.parameters.base[0] += 1
         }

@@ -16,7 +16,8 @@ public final class SequenceClassifier {
     public let config: ModelConfig
     public let layout: ParameterLayout
     public let parameters: Arena
-    public let gradients: Arena
+    /// Allocated on first use, so a model that only serves never holds a second copy of its size.
+    public private(set) lazy var gradients = Arena(count: layout.count)
     public var headActivation: HeadActivation
 
     /// Scratch reused across calls; see `Activations`.
@@ -28,7 +29,6 @@ public final class SequenceClassifier {
         self.config = config
         self.layout = ParameterLayout(config: config)
         self.parameters = Arena(count: layout.count)
-        self.gradients = Arena(count: layout.count)
         self.headActivation = headActivation
         self.activations = Activations(config: config)
     }

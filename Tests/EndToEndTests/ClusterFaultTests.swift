@@ -94,7 +94,9 @@ final class ClusterFaultTests: CLITestCase {
         let coordinatorLog = scratch.appendingPathComponent("late.log").path
         let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "1"]
                                     + (try runOptions(out: out)) + Self.fastFailure, log: coordinatorLog)
-        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("first.log").path)
+        // The first worker's distillation step 3 takes 3 s longer, so the second surely arrives mid-phase.
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], environment: ["EDGEDISTILL_WORKER_FAULT": "student:3:pause"],
+                      log: scratch.appendingPathComponent("first.log").path)
         let deadline = Date().addingTimeInterval(60)
         while !text(coordinatorLog).contains("student phase"), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("second.log").path)
