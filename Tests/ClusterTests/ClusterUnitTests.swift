@@ -1,4 +1,4 @@
-import Collective
+@testable import Collective
 import Foundation
 import XCTest
 @testable import Cluster
@@ -89,5 +89,53 @@ final class ClusterUnitTests: XCTestCase {
         XCTAssertThrowsError(try Coordinator(options: CoordinatorOptions(bind: "tcp://0.0.0.0:*", workers: 1), log: { _ in })) {
             XCTAssertTrue("\($0)".contains("--insecure"))
         }
+    }
+}
+
+/// A coordinator's socket against peers that are not EdgeDistill workers of this version.
+final class CoordinatorAdmissionTests: XCTestCase {
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var all: [String] = []
+        func add(_ line: String) { lock.withLock { all.append(line) } }
+        var text: String { lock.withLock { all.joined(separator: "\n") } }
+    }
+
+    func testOtherVersionsAndGarbageAreRefusedWithoutHarm() throws {
+        let lines = Lines()
+        let coordinator = try Coordinator(options: CoordinatorOptions(bind: "tcp://127.0.0.1:*", workers: 1),
+                                          log: { lines.add($0) })
+        defer { coordinator.shutdown(reason: "test over") }
+        let context = try ZMQContext()
+        let peer = try ZMQSocket(context: context, type: .dealer)
+        try peer.setOption(.routingID(Array("stranger".utf8)))
+        try peer.setOption(.receiveTimeout(2000))
+        try peer.connect(coordinator.endpoint)
+
+        // A hello from a build speaking protocol 2.
+        var frame = try WireMessage(.hello, ClusterMessages.Hello(worker: "stranger", host: "127.0.0.1", pid: 1, threads: 1)).encode()
+        frame[4] = 2
+        WireProtocol.seal(&frame)
+        try peer.send(frame)
+        XCTAssertNil(try coordinator.next(timeout: 0.5))
+        XCTAssertTrue(lines.text.contains("peer speaks protocol 2, this build speaks 1"), lines.text)
+        // The stranger is told why, in this build's version (a build of version 2 reports the mismatch itself).
+        let answer = try WireMessage.decode(try XCTUnwrap(try peer.receive()))
+        XCTAssertEqual(answer.type, .refuse)
+        XCTAssertTrue(String(decoding: answer.payload, as: UTF8.self).contains("protocol 2"))
+
+        // Garbage, then a truncated frame: dropped and logged, nobody admitted, the coordinator still serves.
+        try peer.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+        try peer.send(Array(frame.prefix(20)))
+        XCTAssertNil(try coordinator.next(timeout: 0.5))
+        XCTAssertTrue(lines.text.contains("malformed message from stranger"), lines.text)
+        XCTAssertTrue(coordinator.members.isEmpty)
+
+        // A well-formed hello of this version is admitted and welcomed.
+        try peer.send(try WireMessage(.hello, ClusterMessages.Hello(worker: "stranger", host: "127.0.0.1", pid: 1, threads: 1)).encode())
+        XCTAssertNil(try coordinator.next(timeout: 0.5))
+        XCTAssertEqual(coordinator.members.count, 1)
+        let welcome = try WireMessage.decode(try XCTUnwrap(try peer.receive()))
+        XCTAssertEqual(welcome.type, .welcome)
     }
 }
