@@ -2,12 +2,16 @@
 """The PyTorch + transformers reference for teacher fine-tuning (run by developers, not CI).
 
     python3 scripts/peer_finetune.py --model models/all-MiniLM-L6-v2 --train ../shared/data/sst2/train.tsv \
-        --eval ../shared/data/sst2/dev.tsv [--max-train-examples 10000] [--epochs 1] [--threads 2]
+        --eval ../shared/data/sst2/dev.tsv [--max-train-examples 10000] [--epochs 1] [--threads 2] \
+        [--length-bucketed]
 
 The same recipe as `edgedistill finetune`: BertForSequenceClassification with a new 2-way head,
 AdamW (lr 5e-5, weight decay 0.01), linear warm-up over 10% of the steps then linear decay, batch 32,
 dynamic padding, max length 128, shuffled with a fixed seed; a seeded sample of the training file
-when --max-train-examples is given; 2% held out. Reports accuracy on the evaluation file at the end
+when --max-train-examples is given; 2% held out. With --length-bucketed, batches are formed as
+`edgedistill` forms them (configs/sst2.yaml: `length_bucketed: true`): the shuffled order is cut
+into buckets of 50 batches, each bucket sorted by token count, cut into batches, and the batches
+shuffled. Reports accuracy on the evaluation file at the end
 (the model with the best held-out accuracy, checked every --eval-every steps and at the end).
 """
 import argparse, copy, json, random, time
@@ -23,6 +27,7 @@ p.add_argument("--epochs", type=int, default=1)
 p.add_argument("--eval-every", type=int, default=500)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--seed", type=int, default=42)
+p.add_argument("--length-bucketed", action="store_true")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
@@ -54,12 +59,26 @@ def accuracy(data):
     return correct / len(data)
 
 
+lengths = [len(ids) for ids in tok([t for t, _ in train], truncation=True, max_length=128)["input_ids"]]
+
+
+def epoch_batches():
+    order = list(range(len(train)))
+    rng.shuffle(order)
+    if a.length_bucketed:
+        bucket = 50 * 32
+        for s in range(0, len(order), bucket):
+            order[s:s + bucket] = sorted(order[s:s + bucket], key=lambda i: lengths[i])  # stable: ties keep order
+    batches = [order[i:i + 32] for i in range(0, len(order), 32)]
+    if a.length_bucketed:
+        rng.shuffle(batches)
+    return [[train[i] for i in b] for b in batches]
+
+
 best, best_state, step, start = -1.0, None, 0, time.time()
 model.train()
 for epoch in range(a.epochs):
-    rng.shuffle(train)
-    for i in range(0, len(train), 32):
-        chunk = train[i:i + 32]
+    for chunk in epoch_batches():
         enc = tok([t for t, _ in chunk], padding=True, truncation=True, max_length=128, return_tensors="pt")
         loss = model(**enc, labels=torch.tensor([l for _, l in chunk])).loss
         opt.zero_grad()
@@ -74,4 +93,5 @@ for epoch in range(a.epochs):
             print(f"step {step}/{steps}: loss {loss.item():.4f}, held-out accuracy {acc:.4f}, {time.time() - start:.0f} s", flush=True)
 model.load_state_dict(best_state)
 print(json.dumps({"benchmark": "peer-finetune", "train_examples": len(train), "epochs": a.epochs,
+                  "length_bucketed": a.length_bucketed,
                   "held_out_accuracy": best, "eval_accuracy": accuracy(dev), "seconds": time.time() - start}))

@@ -23,21 +23,46 @@ public func dropoutForward(
     }
 }
 
-/// Dropout over G matrices of (T, T), each element's mask drawn from its place in a fixed grid
-/// of `gridSide` x `gridSide` per matrix, matrices numbered from `firstMatrix`: the mask of a
-/// sentence's attention then depends neither on the padded length T of its batch nor on which
-/// other sentences share the batch. out may alias inp.
-public func dropoutForwardGrid(
-    _ out: UnsafeMutablePointer<Float>,        // (G, T, T)
-    _ mask: UnsafeMutablePointer<Float>,       // (G, T, T)
-    _ inp: UnsafePointer<Float>,               // (G, T, T)
-    matrices g: Int, side t: Int, probability: Float, seed: UInt64, firstMatrix: Int = 0, gridSide: Int = 4096
+/// Dropout on R rows of width W picked from a larger (N, W) buffer: row r gets the mask that
+/// `dropoutForward` over the whole buffer (with the same `offset`) draws for row `rowIndices[r]`.
+/// out may alias inp.
+public func dropoutForwardRows(
+    _ out: UnsafeMutablePointer<Float>,        // (R, W)
+    _ mask: UnsafeMutablePointer<Float>,       // (R, W)
+    _ inp: UnsafePointer<Float>,               // (R, W)
+    rowIndices: [Int32], width: Int, probability: Float, seed: UInt64, offset: Int = 0
 ) {
     let keep = 1 / (1 - probability)
     let threshold = UInt64(Double(probability) * 16_777_216)
-    parallelFor(g * t, minimumPerThread: 64) { range in
+    for (r, index) in rowIndices.enumerated() {
+        let origin = offset + Int(index) * width
+        for j in 0..<width {
+            let random = splitMix64(seed &+ UInt64(origin + j) &* 0x9E37_79B9_7F4A_7C15) >> 40
+            let m: Float = random < threshold ? 0 : keep
+            mask[r * width + j] = m
+            out[r * width + j] = inp[r * width + j] * m
+        }
+    }
+}
+
+/// Dropout over G matrices of (R, T) (R = T unless given: the first R query rows of each (T, T)
+/// attention matrix), each element's mask drawn from its place in a fixed grid of `gridSide` x
+/// `gridSide` per matrix, matrices numbered from `firstMatrix`: the mask of a sentence's attention
+/// then depends neither on the padded length T of its batch, nor on which other sentences share
+/// the batch, nor on how many query rows are computed. out may alias inp.
+public func dropoutForwardGrid(
+    _ out: UnsafeMutablePointer<Float>,        // (G, R, T)
+    _ mask: UnsafeMutablePointer<Float>,       // (G, R, T)
+    _ inp: UnsafePointer<Float>,               // (G, R, T)
+    matrices g: Int, side t: Int, rows: Int? = nil, probability: Float, seed: UInt64, firstMatrix: Int = 0,
+    gridSide: Int = 4096
+) {
+    let keep = 1 / (1 - probability)
+    let threshold = UInt64(Double(probability) * 16_777_216)
+    let r = rows ?? t
+    parallelFor(g * r, minimumPerThread: 64) { range in
         for row in range {
-            let (matrix, i) = row.quotientAndRemainder(dividingBy: t)
+            let (matrix, i) = row.quotientAndRemainder(dividingBy: r)
             let origin = ((firstMatrix + matrix) * gridSide + i) * gridSide
             for j in 0..<t {
                 let r = splitMix64(seed &+ UInt64(origin + j) &* 0x9E37_79B9_7F4A_7C15) >> 40

@@ -19,6 +19,11 @@ final class Activations {
         let residual2 = Buffer() // (N, C) lin2 output (after dropout) + hidden1
         let output = Buffer()    // (N, C) output_layer_norm output: the next layer's input
         let mean2 = Buffer(), rstd2 = Buffer()        // (N)
+        // Only when the last layer runs on first tokens (`firstTokensOnly`); then qkv holds k | v
+        // (N, 2C), q/k/v/probs are `FirstTokenAttentionSaved`'s, and every (N, *) buffer from
+        // context on holds B rows instead of N.
+        let firstInput = Buffer()  // (B, C) the layer's input at each first token
+        let firstQuery = Buffer()  // (B, C) q_lin of it
     }
 
     let embeddingSum = Buffer()  // (N, C) word + position
@@ -43,6 +48,8 @@ final class Activations {
     /// The batch the buffers currently describe, and whether dropout ran.
     var batch: TokenBatch?
     var dropout = false
+    /// Whether the last layer ran on first tokens only (its output is (B, C), not (N, C)).
+    var firstTokensOnly = false
 
     init(config: ModelConfig) {
         layers = (0..<config.layerCount).map { _ in Layer() }

@@ -15,7 +15,10 @@ extension SequenceClassifier {
         let (b, c, k) = (batch.batchSize, config.hiddenSize, config.labelCount)
         let hidden = a.layers.last?.output.p ?? a.embedded.p
         let pooled = a.pooled.reserve(b * c)
-        for s in 0..<b { (pooled + s * c).update(from: hidden + Int(batch.layout.offsets[s]) * c, count: c) }
+        for s in 0..<b {
+            let row = a.firstTokensOnly ? s : Int(batch.layout.offsets[s])
+            (pooled + s * c).update(from: hidden + row * c, count: c)
+        }
         let pre = a.preHead.reserve(b * c), act = a.headActivated.reserve(b * c)
         linearForward(pre, pooled, parameter("pre_classifier.weight"), parameter("pre_classifier.bias"),
                       rows: b, inputs: c, outputs: c)
@@ -31,7 +34,8 @@ extension SequenceClassifier {
                       parameter("classifier.bias"), rows: b, inputs: c, outputs: k)
     }
 
-    /// Writes the gradient of the last hidden state into `dhidden` (N, C), zero except first tokens.
+    /// Writes the gradient of the last hidden state into `dhidden`: (N, C), zero except first
+    /// tokens; or (B, C) when the last layer ran on first tokens only.
     func headBackward(_ batch: TokenBatch, _ dlogits: UnsafePointer<Float>,
                       _ dhidden: UnsafeMutablePointer<Float>) {
         let a = activations
@@ -47,6 +51,10 @@ extension SequenceClassifier {
         }
         linearBackward(dpooled, gradient("pre_classifier.weight"), gradient("pre_classifier.bias"), dpre,
                        a.pooled.p, parameter("pre_classifier.weight"), rows: b, inputs: c, outputs: c)
+        if a.firstTokensOnly {
+            dhidden.update(from: dpooled, count: b * c)
+            return
+        }
         dhidden.update(repeating: 0, count: n * c)
         for s in 0..<b { (dhidden + Int(batch.layout.offsets[s]) * c).update(from: dpooled + s * c, count: c) }
     }

@@ -6,15 +6,25 @@ extension SequenceClassifier {
     /// With `dropoutSeed` the pass is a training pass: dropout is on, with masks drawn from the
     /// seed (so a step can be replayed exactly). Without it, as in evaluation, dropout is off.
     /// The activations are kept for `backward`.
+    ///
+    /// The logits need only the first token's row of the last layer, so that layer runs on first
+    /// tokens only (`firstTokenLayerForward`) unless `allHiddenStates` asks for every row of it
+    /// (for `hiddenStates(after: layerCount)` and losses on it).
     @discardableResult
-    public func forward(_ batch: TokenBatch, dropoutSeed: UInt64? = nil) -> [Float] {
+    public func forward(_ batch: TokenBatch, dropoutSeed: UInt64? = nil, allHiddenStates: Bool = false) -> [Float] {
         // Callers check inputs with `checkCompatible`; this guards the tables against a bug.
         precondition(batch.layout.sequence <= config.maxPositions, "sentence longer than max_position_embeddings")
         activations.batch = batch
         activations.dropout = dropoutSeed != nil
+        activations.firstTokensOnly = !allHiddenStates && config.layerCount > 0
         embeddingsForward(batch, dropoutSeed: dropoutSeed.map { splitMix64($0) })
         for l in 0..<config.layerCount {
-            layerForward(l, batch, dropoutSeed: dropoutSeed.map { splitMix64($0 &+ UInt64(l + 1) &* 0x1000) })
+            let seed = dropoutSeed.map { splitMix64($0 &+ UInt64(l + 1) &* 0x1000) }
+            if activations.firstTokensOnly && l == config.layerCount - 1 {
+                firstTokenLayerForward(l, batch, dropoutSeed: seed)
+            } else {
+                layerForward(l, batch, dropoutSeed: seed)
+            }
         }
         headForward(batch, dropoutSeed: dropoutSeed.map { splitMix64($0 &+ 0xFFFF_0000) })
         return Array(UnsafeBufferPointer(start: activations.logits.p, count: batch.batchSize * config.labelCount))
@@ -33,6 +43,9 @@ extension SequenceClassifier {
             preconditionFailure("backward called before forward")
         }
         precondition(dlogits.count == batch.batchSize * config.labelCount, "dlogits must be (B, K)")
+        let firstTokensOnly = activations.firstTokensOnly
+        precondition(!firstTokensOnly || hiddenGradients[config.layerCount] == nil,
+                     "a loss on the last layer's hidden states needs forward(allHiddenStates: true)")
         let dstream = activations.dStream.reserve(batch.tokenCount * config.hiddenSize)
         dlogits.withUnsafeBufferPointer { headBackward(batch, $0.baseAddress!, dstream) }
         let count = batch.tokenCount * config.hiddenSize
@@ -43,7 +56,11 @@ extension SequenceClassifier {
         }
         for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
             inject(l + 1)
-            layerBackward(l, batch, dstream, dstream)
+            if firstTokensOnly && l == config.layerCount - 1 {
+                firstTokenLayerBackward(l, batch, dstream, dstream)
+            } else {
+                layerBackward(l, batch, dstream, dstream)
+            }
             layerDone?(l)
         }
         inject(0)
@@ -51,9 +68,12 @@ extension SequenceClassifier {
     }
 
     /// Hidden states (N, C) after layer `l` of the last forward pass (l = 0 is the embeddings'
-    /// output, l = layerCount the last layer's), for tests and hidden-state distillation.
+    /// output, l = layerCount the last layer's), for tests and hidden-state distillation. The last
+    /// layer's need a forward pass with `allHiddenStates`.
     public func hiddenStates(after l: Int) -> [Float] {
         guard let batch = activations.batch else { return [] }
+        precondition(l < config.layerCount || !activations.firstTokensOnly,
+                     "the last layer ran on first tokens only: call forward(_:allHiddenStates: true)")
         let pointer = l == 0 ? activations.embedded.p : activations.layers[l - 1].output.p
         return Array(UnsafeBufferPointer(start: pointer, count: batch.tokenCount * config.hiddenSize))
     }

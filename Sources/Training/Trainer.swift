@@ -245,7 +245,9 @@ public final class Trainer {
         let first = globalIndices.count * communicator.rank / communicator.worldSize
         batch.origin = (first, globalIndices[..<first].reduce(0) { $0 + train.sequences[$1].count })
         let k = model.config.labelCount
-        let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(step) &* 0x9E37))
+        let hidden = options.hiddenWeight > 0
+        let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(step) &* 0x9E37),
+                                   allHiddenStates: hidden)
         var hiddenGradients: [Int: [Float]] = [:]
         var computed: [Float]?
         let value: DistillationLoss.Value
@@ -259,7 +261,7 @@ public final class Trainer {
             } else if let cache = logitCache, let cached = cache.lookup(indices) {
                 teacherLogits = cached
             } else {
-                teacherLogits = teacher.forward(batch)
+                teacherLogits = teacher.forward(batch, allHiddenStates: hidden)
                 logitCache?.store(teacherLogits, for: indices)
                 computed = teacherLogits
             }

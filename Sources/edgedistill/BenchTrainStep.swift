@@ -78,9 +78,12 @@ struct BenchTrainStep: ParsableCommand {
 /// on the real tokens, attention per sentence on its own length, and the head. Padding is not work.
 func trainingFLOPs(_ c: ModelConfig, _ batch: TokenBatch) -> Double {
     let (h, f, k) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.labelCount))
-    let n = Double(batch.tokenCount), b = Double(batch.batchSize)
-    let linear = 2 * n * (4 * h * h + 2 * h * f) * Double(c.layerCount)
-    let attention = batch.layout.lengths.reduce(0.0) { $0 + 4 * Double($1) * Double($1) * h } * Double(c.layerCount)
+    let n = Double(batch.tokenCount), b = Double(batch.batchSize), layers = Double(c.layerCount)
+    let squares = batch.layout.lengths.reduce(0.0) { $0 + Double($1) * Double($1) }
+    // Every layer but the last on all tokens; the last needs k and v of all tokens and the rest
+    // (q, out_lin, FFN, attention) for first tokens only (`firstTokenLayerForward`).
+    let linear = 2 * n * (4 * h * h + 2 * h * f) * (layers - 1) + 2 * (n * 2 * h * h + b * (2 * h * h + 2 * h * f))
+    let attention = 4 * squares * h * (layers - 1) + 4 * n * h
     let head = 2 * b * (h * h + h * k)
     return 3 * (linear + attention + head)
 }
