@@ -49,12 +49,29 @@ public final class AdamW {
         let stepSize = lr / correction1
         let rootCorrection2 = correction2.squareRoot()
         parallelFor(range.count, minimumPerThread: 16384) { part in
-            for i in (range.lowerBound + part.lowerBound)..<(range.lowerBound + part.upperBound) {
+            var i = range.lowerBound + part.lowerBound
+            let end = range.lowerBound + part.upperBound
+            // Eight lanes at a time: the same IEEE operations in the same order as the scalar
+            // tail (no contraction into FMA), so the result does not depend on alignment or split.
+            typealias Lanes = SIMD8<Float>
+            while i + Lanes.scalarCount <= end {
+                let grad = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
+                let mi = b1 * UnsafeRawPointer(m + i).loadUnaligned(as: Lanes.self) + (1 - b1) * grad
+                let vi = b2 * UnsafeRawPointer(v + i).loadUnaligned(as: Lanes.self) + (1 - b2) * grad * grad
+                UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: Lanes.self)
+                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: Lanes.self)
+                let old = UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
+                let new = old * decay - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps)
+                UnsafeMutableRawPointer(p + i).storeBytes(of: new, as: Lanes.self)
+                i += Lanes.scalarCount
+            }
+            while i < end {
                 let grad = g[i]
                 let mi = b1 * m[i] + (1 - b1) * grad
                 let vi = b2 * v[i] + (1 - b2) * grad * grad
                 m[i] = mi; v[i] = vi
                 p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps)
+                i += 1
             }
         }
     }

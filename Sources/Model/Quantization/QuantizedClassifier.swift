@@ -65,6 +65,15 @@ final class Int8Linear {
     func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int, scratch: Int8LinearScratch) {
         int8LinearForward(out, inp, packed, weightScales: scales, columnSums: sums, bias, rows: rows, scratch: scratch)
     }
+
+    /// The layer restricted to outputs `range`: the same int8 values, scales and biases (the scales
+    /// are per output, so slicing changes no value), packed anew.
+    func outputs(_ range: Range<Int>) -> Int8Linear {
+        Int8Linear(weight: Array(UnsafeBufferPointer(start: weight + range.lowerBound * inputs, count: range.count * inputs)),
+                   scales: Array(UnsafeBufferPointer(start: scales + range.lowerBound, count: range.count)),
+                   bias: Array(UnsafeBufferPointer(start: bias + range.lowerBound, count: range.count)),
+                   outputs: range.count, inputs: inputs)
+    }
 }
 
 /// An inference-only classifier with dynamic int8 linear layers (`QuantizationScheme.int8Dynamic`).
@@ -95,6 +104,9 @@ public final class QuantizedClassifier: TextClassifier {
     let embeddingNormWeight, embeddingNormBias: OwnedFloats  // (C)
     let layers: [Layer]
     let preClassifier, classifier: Int8Linear          // (C, C) (K, C)
+    /// The last layer's q_lin (C, C) and k_lin | v_lin (2C, C), split from its fused qkv: the
+    /// last layer runs for first tokens only (see `firstTokenLayerForward` in the fp32 model).
+    let lastQuery, lastKeyValue: Int8Linear?
 
     // Scratch reused across calls.
     private let scratch = Int8LinearScratch()
@@ -121,6 +133,9 @@ public final class QuantizedClassifier: TextClassifier {
         self.layers = layers
         self.preClassifier = preClassifier
         self.classifier = classifier
+        let c = config.hiddenSize
+        lastQuery = layers.last.map { $0.qkv.outputs(0..<c) }
+        lastKeyValue = layers.last.map { $0.qkv.outputs(c..<(3 * c)) }
     }
 
     /// Quantizes an fp32 classifier; `int8Embeddings` also stores the word embeddings as int8
@@ -191,7 +206,7 @@ public final class QuantizedClassifier: TextClassifier {
         }
         layerNormForward(stream, means, rstds, sum, embeddingNormWeight.p, embeddingNormBias.p, rows: n, features: c, epsilon: eps)
 
-        for layer in layers {
+        for layer in layers.dropLast() {
             let fused = qkv.reserve(n * 3 * c)
             layer.qkv.forward(fused, stream, rows: n, scratch: scratch)
             let saved = AttentionSaved(
@@ -200,22 +215,24 @@ public final class QuantizedClassifier: TextClassifier {
                 scratch: attentionScratch.reserve(AttentionSaved.scratchCount(matrices: g, sequence: t, headSize: hs)))
             let ctx = context.reserve(n * c)
             attentionForward(ctx, saved, fused, batch.layout, heads: nh, headSize: hs)
-            let r1 = residual.reserve(n * c)
-            layer.out.forward(r1, ctx, rows: n, scratch: scratch)
-            add(r1, stream, count: n * c)
-            let h1 = hidden.reserve(n * c)
-            layerNormForward(h1, means, rstds, r1, layer.norm1Weight.p, layer.norm1Bias.p, rows: n, features: c, epsilon: eps)
-            let f1 = ffn.reserve(n * f), act = gelu.reserve(n * f)
-            layer.ffn1.forward(f1, h1, rows: n, scratch: scratch)
-            geluForward(act, f1, count: n * f)
-            let r2 = residual.p
-            layer.ffn2.forward(r2, act, rows: n, scratch: scratch)
-            add(r2, h1, count: n * c)
-            layerNormForward(stream, means, rstds, r2, layer.norm2Weight.p, layer.norm2Bias.p, rows: n, features: c, epsilon: eps)
+            feedForward(layer, context: ctx, input: stream, rows: n)
         }
 
+        // The first tokens' rows (B, C) of the last layer's input, then of its output: only they
+        // reach the head, so q, out_lin and the FFN run on B rows, k and v on all N.
         let first = pooled.reserve(b * c)
         for s in 0..<b { (first + s * c).update(from: stream + Int(batch.layout.offsets[s]) * c, count: c) }
+        if let layer = layers.last, let lastQuery, let lastKeyValue {
+            let kv = qkv.reserve(n * 2 * c), query = hidden.reserve(b * c)
+            lastKeyValue.forward(kv, stream, rows: n, scratch: scratch)
+            lastQuery.forward(query, first, rows: b, scratch: scratch)
+            let saved = FirstTokenAttentionSaved(
+                q: q.reserve(g * hs), k: k.reserve(g * t * hs), v: v.reserve(g * t * hs), probs: probs.reserve(g * t),
+                scratch: attentionScratch.reserve(FirstTokenAttentionSaved.scratchCount(matrices: g, sequence: t, headSize: hs)))
+            let ctx = context.reserve(b * c)
+            firstTokenAttentionForward(ctx, saved, query, kv, batch.layout, heads: nh, headSize: hs)
+            feedForward(layer, context: ctx, input: first, rows: b)
+        }
         let head = pre.reserve(b * c)
         preClassifier.forward(head, first, rows: b, scratch: scratch)
         switch headActivation {
@@ -225,5 +242,26 @@ public final class QuantizedClassifier: TextClassifier {
         let out = logitsBuffer.reserve(b * kk)
         classifier.forward(out, head, rows: b, scratch: scratch)
         return Array(UnsafeBufferPointer(start: out, count: b * kk))
+    }
+
+    /// The rest of a layer after attention, on `rows` rows: `input` (rows, C), the layer's input,
+    /// is overwritten with its output, output_layer_norm(lin2(gelu(lin1 h1)) + h1) with
+    /// h1 = sa_layer_norm(out_lin(context) + input).
+    private func feedForward(_ layer: Layer, context ctx: UnsafePointer<Float>, input: UnsafeMutablePointer<Float>, rows n: Int) {
+        let (c, f) = (config.hiddenSize, config.intermediateSize)
+        let eps = Float(config.layerNormEpsilon)
+        let means = mean.reserve(n), rstds = rstd.reserve(n)
+        let r1 = residual.reserve(n * c)
+        layer.out.forward(r1, ctx, rows: n, scratch: scratch)
+        add(r1, input, count: n * c)
+        let h1 = hidden.reserve(n * c)
+        layerNormForward(h1, means, rstds, r1, layer.norm1Weight.p, layer.norm1Bias.p, rows: n, features: c, epsilon: eps)
+        let f1 = ffn.reserve(n * f), act = gelu.reserve(n * f)
+        layer.ffn1.forward(f1, h1, rows: n, scratch: scratch)
+        geluForward(act, f1, count: n * f)
+        let r2 = residual.p
+        layer.ffn2.forward(r2, act, rows: n, scratch: scratch)
+        add(r2, h1, count: n * c)
+        layerNormForward(input, means, rstds, r2, layer.norm2Weight.p, layer.norm2Bias.p, rows: n, features: c, epsilon: eps)
     }
 }
