@@ -6,25 +6,11 @@
 // everything after it (out_lin, LayerNorms, FFN) runs on B rows instead of N. The result for the
 // first token is exactly that of `attentionForward`, dropout masks included (row 0 of the same grid).
 
-/// Scratch of one first-token attention call; the caller owns and reuses it.
-public struct FirstTokenAttentionSaved {
-    public let q: UnsafeMutablePointer<Float>          // (G, 1, HS), pre-scaled by 1/sqrt(HS)
-    public let k, v: UnsafeMutablePointer<Float>       // (G, T, HS), padded rows zero
-    public let probs: UnsafeMutablePointer<Float>      // (G, 1, T) softmax output
-    public let dropMask: UnsafeMutablePointer<Float>?  // (G, 1, T); nil without dropout
-    public let dropped: UnsafeMutablePointer<Float>?   // (G, 1, T) probs * dropMask
-    /// Work space of `scratchCount` floats, not kept between calls.
-    public let scratch: UnsafeMutablePointer<Float>
-
-    public init(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
-                probs: UnsafeMutablePointer<Float>, dropMask: UnsafeMutablePointer<Float>? = nil,
-                dropped: UnsafeMutablePointer<Float>? = nil, scratch: UnsafeMutablePointer<Float>) {
-        self.q = q; self.k = k; self.v = v; self.probs = probs; self.dropMask = dropMask; self.dropped = dropped
-        self.scratch = scratch
-    }
-
-    /// Floats of work space for G matrices of sequence T and head size HS.
-    public static func scratchCount(matrices g: Int, sequence t: Int, headSize hs: Int) -> Int {
+extension AttentionSaved {
+    /// Floats of work space `firstTokenAttentionForward`/`Backward` need for G matrices of sequence T
+    /// and head size HS. Their `AttentionSaved` holds q (G, 1, HS), k and v (G, T, HS) with padded
+    /// rows zero, probs, dropMask and dropped (G, 1, T).
+    public static func firstTokenScratchCount(matrices g: Int, sequence t: Int, headSize hs: Int) -> Int {
         2 * g * hs + 2 * g * t * hs + g * t
     }
 }
@@ -32,7 +18,7 @@ public struct FirstTokenAttentionSaved {
 /// out (B, C) = softmax(q k^T / sqrt(HS), masked) v for each sentence's first token.
 public func firstTokenAttentionForward(
     _ out: UnsafeMutablePointer<Float>,        // (B, C) context of each first token, heads concatenated
-    _ saved: FirstTokenAttentionSaved,
+    _ saved: AttentionSaved,
     _ query: UnsafePointer<Float>,             // (B, C) q of each first token
     _ keyValue: UnsafePointer<Float>,          // (N, 2C): k | v per row
     _ layout: PackedBatch, heads: Int, headSize: Int,
@@ -87,7 +73,7 @@ public func firstTokenAttentionBackward(
     _ dquery: UnsafeMutablePointer<Float>,     // (B, C)
     _ dkeyValue: UnsafeMutablePointer<Float>,  // (N, 2C)
     _ dout: UnsafePointer<Float>,              // (B, C)
-    _ saved: FirstTokenAttentionSaved,
+    _ saved: AttentionSaved,
     _ layout: PackedBatch, heads: Int, headSize: Int
 ) {
     let (b, t, hs, c) = (layout.batch, layout.sequence, headSize, heads * headSize)

@@ -20,7 +20,7 @@ final class Activations {
         let output = Buffer()    // (N, C) output_layer_norm output: the next layer's input
         let mean2 = Buffer(), rstd2 = Buffer()        // (N)
         // Only when the last layer runs on first tokens (`firstTokensOnly`); then qkv holds k | v
-        // (N, 2C), q/k/v/probs are `FirstTokenAttentionSaved`'s, and every (N, *) buffer from
+        // (N, 2C), q/k/v/probs are shaped for `firstTokenAttentionForward`, and every (N, *) buffer from
         // context on holds B rows instead of N.
         let firstInput = Buffer()  // (B, C) the layer's input at each first token
         let firstQuery = Buffer()  // (B, C) q_lin of it

@@ -18,10 +18,8 @@ import Kernels
 extension SequenceClassifier {
     func firstTokenLayerForward(_ l: Int, _ batch: TokenBatch, dropoutSeed: UInt64?) {
         let a = activations, s = a.layers[l], w = layerView(l, in: parameters)
-        let (n, b, c, f, nh, hs) = (batch.tokenCount, batch.batchSize, config.hiddenSize,
-                                    config.intermediateSize, config.headCount, config.headSize)
+        let (n, b, c, nh, hs) = (batch.tokenCount, batch.batchSize, config.hiddenSize, config.headCount, config.headSize)
         let (g, t) = (b * nh, batch.layout.sequence)
-        let eps = Float(config.layerNormEpsilon)
         let x = a.input(ofLayer: l)
 
         let kv = s.qkv.reserve(n * 2 * c)
@@ -37,26 +35,7 @@ extension SequenceClassifier {
         firstTokenAttentionForward(context, saved, q, kv, batch.layout, heads: nh, headSize: hs,
                                    dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1,
                                    firstSentence: batch.origin.sentences)
-        let r1 = s.residual1.reserve(b * c)
-        linearForward(r1, context, w.outWeight, w.outBias, rows: b, inputs: c, outputs: c)
-        add(r1, x0, count: b * c)
-        let h1 = s.hidden1.reserve(b * c)
-        layerNormForward(h1, s.mean1.reserve(b), s.rstd1.reserve(b), r1, w.norm1Weight, w.norm1Bias,
-                         rows: b, features: c, epsilon: eps)
-
-        let f1 = s.ffn1.reserve(b * f), act = s.gelu.reserve(b * f)
-        linearForward(f1, h1, w.ffn1Weight, w.ffn1Bias, rows: b, inputs: c, outputs: f)
-        geluForward(act, f1, count: b * f)
-        let r2 = s.residual2.reserve(b * c)
-        linearForward(r2, act, w.ffn2Weight, w.ffn2Bias, rows: b, inputs: f, outputs: c)
-        if let seed = dropoutSeed, config.hiddenDropout > 0 {
-            dropoutForwardRows(r2, s.ffnMask.reserve(b * c), r2, rowIndices: batch.layout.offsets, width: c,
-                               probability: Float(config.hiddenDropout), seed: seed &+ 2,
-                               offset: batch.origin.tokens * c)
-        }
-        add(r2, h1, count: b * c)
-        layerNormForward(s.output.reserve(b * c), s.mean2.reserve(b), s.rstd2.reserve(b), r2,
-                         w.norm2Weight, w.norm2Bias, rows: b, features: c, epsilon: eps)
+        layerTailForward(l, batch, rows: b, context: context, input: x0, dropoutSeed: dropoutSeed, firstTokens: true)
     }
 
     /// `dout` (B, C): gradient of the first tokens' outputs. Writes the gradient of the layer's
@@ -65,28 +44,11 @@ extension SequenceClassifier {
                                  _ dinput: UnsafeMutablePointer<Float>) {
         let a = activations, s = a.layers[l]
         let w = layerView(l, in: parameters), dw = layerView(l, in: gradients)
-        let (n, b, c, f, nh, hs) = (batch.tokenCount, batch.batchSize, config.hiddenSize,
-                                    config.intermediateSize, config.headCount, config.headSize)
+        let (n, b, c, nh, hs) = (batch.tokenCount, batch.batchSize, config.hiddenSize, config.headCount, config.headSize)
         let x = a.input(ofLayer: l)
 
-        let dr2 = a.dResidual.reserve(b * c)
-        layerNormBackward(dr2, dw.norm2Weight, dw.norm2Bias, dout, s.residual2.p, w.norm2Weight,
-                          s.mean2.p, s.rstd2.p, rows: b, features: c)
-        let dh1 = a.dHidden.reserve(b * c)
-        dh1.update(from: dr2, count: b * c)
-        if a.dropout, config.hiddenDropout > 0 { dropoutBackward(dr2, dr2, s.ffnMask.p, count: b * c) }
-        let dgelu = a.dGELU.reserve(b * f), dffn = a.dFFN.reserve(b * f)
-        linearBackward(dgelu, dw.ffn2Weight, dw.ffn2Bias, dr2, s.gelu.p, w.ffn2Weight, rows: b, inputs: f, outputs: c)
-        geluBackward(dffn, dgelu, s.ffn1.p, count: b * f)
-        linearBackward(dh1, dw.ffn1Weight, dw.ffn1Bias, dffn, s.hidden1.p, w.ffn1Weight,
-                       rows: b, inputs: c, outputs: f, accumulate: true)
-
-        // dx0 collects the residual's and q_lin's gradients; dr1 is the residual's.
-        let dx0 = a.dResidual.p
-        layerNormBackward(dx0, dw.norm1Weight, dw.norm1Bias, dh1, s.residual1.p, w.norm1Weight,
-                          s.mean1.p, s.rstd1.p, rows: b, features: c)
-        let dcontext = a.dContext.reserve(b * c)
-        linearBackward(dcontext, dw.outWeight, dw.outBias, dx0, s.context.p, w.outWeight, rows: b, inputs: c, outputs: c)
+        // dx0 collects the gradients of the residual and of q_lin's input.
+        let (dcontext, dx0) = layerTailBackward(l, rows: b, dout)
         let dkv = a.dQKV.reserve(n * 2 * c + b * c), dq = dkv + n * 2 * c
         let g = b * nh, t = batch.layout.sequence
         let saved = firstTokenSaved(s, matrices: g, sequence: t, dropout: a.dropout && config.attentionDropout > 0,
@@ -105,14 +67,14 @@ extension SequenceClassifier {
 
     /// The first-token attention's saved tensors in layer `s`'s buffers (reserved in the forward pass).
     private func firstTokenSaved(_ s: Activations.Layer, matrices g: Int, sequence t: Int, dropout: Bool,
-                                 reserve: Bool) -> FirstTokenAttentionSaved {
+                                 reserve: Bool) -> AttentionSaved {
         let hs = config.headSize
         func buffer(_ b: Buffer, _ count: Int) -> UnsafeMutablePointer<Float> { reserve ? b.reserve(count) : b.p }
-        return FirstTokenAttentionSaved(
+        return AttentionSaved(
             q: buffer(s.q, g * hs), k: buffer(s.k, g * t * hs), v: buffer(s.v, g * t * hs),
             probs: buffer(s.probs, g * t),
             dropMask: dropout ? buffer(s.dropMask, g * t) : nil, dropped: dropout ? buffer(s.dropped, g * t) : nil,
             scratch: activations.attentionScratch.reserve(
-                FirstTokenAttentionSaved.scratchCount(matrices: g, sequence: t, headSize: hs)))
+                AttentionSaved.firstTokenScratchCount(matrices: g, sequence: t, headSize: hs)))
     }
 }

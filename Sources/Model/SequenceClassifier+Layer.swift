@@ -9,9 +9,8 @@ import Kernels
 extension SequenceClassifier {
     func layerForward(_ l: Int, _ batch: TokenBatch, dropoutSeed: UInt64?) {
         let a = activations, s = a.layers[l], w = layerView(l, in: parameters)
-        let (n, c, f, nh) = (batch.tokenCount, config.hiddenSize, config.intermediateSize, config.headCount)
+        let (n, c, nh) = (batch.tokenCount, config.hiddenSize, config.headCount)
         let (g, t) = (batch.batchSize * nh, batch.layout.sequence)
-        let eps = Float(config.layerNormEpsilon)
         let x = a.input(ofLayer: l)
 
         let qkv = s.qkv.reserve(n * 3 * c)
@@ -26,6 +25,17 @@ extension SequenceClassifier {
         let context = s.context.reserve(n * c)
         attentionForward(context, saved, qkv, batch.layout, heads: nh, headSize: config.headSize,
                          dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1, firstSentence: batch.origin.sentences)
+        layerTailForward(l, batch, rows: n, context: context, input: x, dropoutSeed: dropoutSeed, firstTokens: false)
+    }
+
+    /// The layer after attention, on `rows` rows: all N tokens, or (`firstTokens`) the B first tokens:
+    ///   h1 = sa_layer_norm(out_lin(context) + input),  out = output_layer_norm(dropout(lin2(gelu(lin1 h1))) + h1)
+    /// `context` and `input` are (rows, C); the output goes to the layer's `output` (rows, C). Each
+    /// row's dropout mask is drawn by its place in the whole (N, C) batch either way.
+    func layerTailForward(_ l: Int, _ batch: TokenBatch, rows n: Int, context: UnsafePointer<Float>,
+                          input x: UnsafePointer<Float>, dropoutSeed: UInt64?, firstTokens: Bool) {
+        let s = activations.layers[l], w = layerView(l, in: parameters)
+        let (c, f, eps) = (config.hiddenSize, config.intermediateSize, Float(config.layerNormEpsilon))
         let r1 = s.residual1.reserve(n * c)
         linearForward(r1, context, w.outWeight, w.outBias, rows: n, inputs: c, outputs: c)
         add(r1, x, count: n * c)
@@ -39,8 +49,13 @@ extension SequenceClassifier {
         let r2 = s.residual2.reserve(n * c)
         linearForward(r2, act, w.ffn2Weight, w.ffn2Bias, rows: n, inputs: f, outputs: c)
         if let seed = dropoutSeed, config.hiddenDropout > 0 {
-            dropoutForward(r2, s.ffnMask.reserve(n * c), r2, count: n * c,
-                           probability: Float(config.hiddenDropout), seed: seed &+ 2, offset: batch.origin.tokens * c)
+            let (p, mask, offset) = (Float(config.hiddenDropout), s.ffnMask.reserve(n * c), batch.origin.tokens * c)
+            if firstTokens {
+                dropoutForwardRows(r2, mask, r2, rowIndices: batch.layout.offsets, width: c, probability: p,
+                                   seed: seed &+ 2, offset: offset)
+            } else {
+                dropoutForward(r2, mask, r2, count: n * c, probability: p, seed: seed &+ 2, offset: offset)
+            }
         }
         add(r2, h1, count: n * c)
         layerNormForward(s.output.reserve(n * c), s.mean2.reserve(n), s.rstd2.reserve(n), r2,
@@ -53,9 +68,31 @@ extension SequenceClassifier {
                        _ dinput: UnsafeMutablePointer<Float>) {
         let a = activations, s = a.layers[l]
         let w = layerView(l, in: parameters), dw = layerView(l, in: gradients)
-        let (n, c, f) = (batch.tokenCount, config.hiddenSize, config.intermediateSize)
+        let (n, c) = (batch.tokenCount, config.hiddenSize)
         let x = a.input(ofLayer: l)
 
+        let (dcontext, dr1) = layerTailBackward(l, rows: n, dout)
+        let dqkv = a.dQKV.reserve(n * 3 * c)
+        let hs = config.headSize
+        let saved = AttentionSaved(q: s.q.p, k: s.k.p, v: s.v.p, probs: s.probs.p,
+                                   dropMask: a.dropout && config.attentionDropout > 0 ? s.dropMask.p : nil,
+                                   dropped: a.dropout && config.attentionDropout > 0 ? s.dropped.p : nil,
+                                   scratch: a.attentionScratch.reserve(AttentionSaved.scratchCount(
+                                       matrices: batch.batchSize * config.headCount, sequence: batch.layout.sequence, headSize: hs)))
+        attentionBackward(dqkv, dcontext, saved, batch.layout, heads: config.headCount, headSize: hs)
+        if dinput != dr1 { dinput.update(from: dr1, count: n * c) }
+        linearBackward(dinput, dw.qkvWeight, dw.qkvBias, dqkv, x, w.qkvWeight,
+                       rows: n, inputs: c, outputs: 3 * c, accumulate: true)
+    }
+
+    /// Backward of `layerTailForward` on `rows` rows, from `dout` (rows, C), the gradient of the
+    /// layer's output (read before anything is written). Returns the gradients of the context
+    /// (`dContext`) and of the tail's residual input (`dResidual`), both (rows, C).
+    func layerTailBackward(_ l: Int, rows n: Int, _ dout: UnsafePointer<Float>)
+        -> (dcontext: UnsafeMutablePointer<Float>, dinput: UnsafeMutablePointer<Float>) {
+        let a = activations, s = a.layers[l]
+        let w = layerView(l, in: parameters), dw = layerView(l, in: gradients)
+        let (c, f) = (config.hiddenSize, config.intermediateSize)
         // out = LN2(r2): dr2 is the gradient of both lin2's (dropped-out) output and of h1.
         let dr2 = a.dResidual.reserve(n * c)
         layerNormBackward(dr2, dw.norm2Weight, dw.norm2Bias, dout, s.residual2.p, w.norm2Weight,
@@ -70,23 +107,13 @@ extension SequenceClassifier {
         linearBackward(dh1, dw.ffn1Weight, dw.ffn1Bias, dffn, s.hidden1.p, w.ffn1Weight,
                        rows: n, inputs: c, outputs: f, accumulate: true)
 
-        // h1 = LN1(r1), r1 = out_lin(context) + x.
+        // h1 = LN1(r1), r1 = out_lin(context) + input.
         let dr1 = a.dResidual.p
         layerNormBackward(dr1, dw.norm1Weight, dw.norm1Bias, dh1, s.residual1.p, w.norm1Weight,
                           s.mean1.p, s.rstd1.p, rows: n, features: c)
         let dcontext = a.dContext.reserve(n * c)
         linearBackward(dcontext, dw.outWeight, dw.outBias, dr1, s.context.p, w.outWeight,
                        rows: n, inputs: c, outputs: c)
-        let dqkv = a.dQKV.reserve(n * 3 * c)
-        let hs = config.headSize
-        let saved = AttentionSaved(q: s.q.p, k: s.k.p, v: s.v.p, probs: s.probs.p,
-                                   dropMask: a.dropout && config.attentionDropout > 0 ? s.dropMask.p : nil,
-                                   dropped: a.dropout && config.attentionDropout > 0 ? s.dropped.p : nil,
-                                   scratch: a.attentionScratch.reserve(AttentionSaved.scratchCount(
-                                       matrices: batch.batchSize * config.headCount, sequence: batch.layout.sequence, headSize: hs)))
-        attentionBackward(dqkv, dcontext, saved, batch.layout, heads: config.headCount, headSize: hs)
-        if dinput != dr1 { dinput.update(from: dr1, count: n * c) }
-        linearBackward(dinput, dw.qkvWeight, dw.qkvBias, dqkv, x, w.qkvWeight,
-                       rows: n, inputs: c, outputs: 3 * c, accumulate: true)
+        return (dcontext, dr1)
     }
 }

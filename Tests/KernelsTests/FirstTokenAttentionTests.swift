@@ -29,10 +29,10 @@ final class FirstTokenAttentionTests: XCTestCase {
             return p
         }
         defer { allocated.forEach { $0.deallocate() } }
-        let saved = FirstTokenAttentionSaved(
+        let saved = AttentionSaved(
             q: buffer(g * headSize), k: buffer(g * t * headSize), v: buffer(g * t * headSize),
             probs: buffer(g * t), dropMask: dropout > 0 ? buffer(g * t) : nil, dropped: dropout > 0 ? buffer(g * t) : nil,
-            scratch: buffer(FirstTokenAttentionSaved.scratchCount(matrices: g, sequence: t, headSize: headSize)))
+            scratch: buffer(AttentionSaved.firstTokenScratchCount(matrices: g, sequence: t, headSize: headSize)))
         var out = [Float](repeating: .nan, count: b * c)
         firstTokenAttentionForward(&out, saved, query, keyValue, layout, heads: heads, headSize: headSize,
                                    dropout: dropout, seed: 5)

@@ -183,7 +183,7 @@ public final class QuantizedClassifier: TextClassifier {
     /// Logits (B, K) of an inference pass.
     public func logits(_ batch: TokenBatch) -> [Float] {
         precondition(batch.layout.sequence <= config.maxPositions, "sentence longer than max_position_embeddings")
-        let (n, c, f, b, kk) = (batch.tokenCount, config.hiddenSize, config.intermediateSize, batch.batchSize, config.labelCount)
+        let (n, c, b, kk) = (batch.tokenCount, config.hiddenSize, batch.batchSize, config.labelCount)
         let (nh, hs, t) = (config.headCount, config.headSize, batch.layout.sequence)
         let g = b * nh
         let eps = Float(config.layerNormEpsilon)
@@ -226,9 +226,9 @@ public final class QuantizedClassifier: TextClassifier {
             let kv = qkv.reserve(n * 2 * c), query = hidden.reserve(b * c)
             lastKeyValue.forward(kv, stream, rows: n, scratch: scratch)
             lastQuery.forward(query, first, rows: b, scratch: scratch)
-            let saved = FirstTokenAttentionSaved(
+            let saved = AttentionSaved(
                 q: q.reserve(g * hs), k: k.reserve(g * t * hs), v: v.reserve(g * t * hs), probs: probs.reserve(g * t),
-                scratch: attentionScratch.reserve(FirstTokenAttentionSaved.scratchCount(matrices: g, sequence: t, headSize: hs)))
+                scratch: attentionScratch.reserve(AttentionSaved.firstTokenScratchCount(matrices: g, sequence: t, headSize: hs)))
             let ctx = context.reserve(b * c)
             firstTokenAttentionForward(ctx, saved, query, kv, batch.layout, heads: nh, headSize: hs)
             feedForward(layer, context: ctx, input: first, rows: b)
