@@ -1,7 +1,8 @@
 // Shapes: N packed tokens of B sentences (no padding), C = NH * HS hidden, NH heads of size HS,
 // T the longest sentence in the batch, G = B * NH attention matrices.
-// Linear layers run on packed tokens; attention alone is padded to T, per sentence and head,
-// because its products are batched per (sentence, head) and are a small share of the work.
+// Linear layers run on packed tokens; attention gathers q, k and v per sentence and head into
+// (G, T, HS) blocks padded to T, and its products (RaggedAttention.swift) use only each sentence's
+// real L x L corner of them.
 
 /// Where each sentence's tokens sit in a packed (N, C) buffer.
 public struct PackedBatch {
@@ -79,8 +80,7 @@ public func attentionForward(
             }
         }
     }
-    batchedMatmul(transA: false, transB: true, batch: g, m: t, n: t, k: hs,
-                  a: saved.q, b: saved.k, c: saved.probs)
+    raggedScores(saved.probs, saved.q, saved.k, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs)
     layout.lengths.withUnsafeBufferPointer { lengths in
         maskedSoftmaxForward(saved.probs, saved.probs, lengths: lengths.baseAddress!,
                              matrices: g, heads: heads, sequence: t)
@@ -93,8 +93,7 @@ public func attentionForward(
     }
     // Context (G, T, HS), then scattered back to packed rows.
     let context = saved.scratch                                         // (G, T, HS)
-    batchedMatmul(transA: false, transB: false, batch: g, m: t, n: hs, k: t,
-                  a: weights, b: saved.v, c: context)
+    raggedWeightedSum(context, weights, saved.v, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs)
     for s in 0..<b {
         let offset = Int(layout.offsets[s]), length = Int(layout.lengths[s])
         for h in 0..<heads {
@@ -132,10 +131,8 @@ public func attentionBackward(
         }
     }
     let weights = saved.dropped.map { UnsafePointer($0) } ?? UnsafePointer(saved.probs)
-    batchedMatmul(transA: false, transB: true, batch: g, m: t, n: t, k: hs,
-                  a: dcontext, b: saved.v, c: dprobs)
-    batchedMatmul(transA: true, transB: false, batch: g, m: t, n: hs, k: t,
-                  a: weights, b: dcontext, c: dv)
+    raggedScores(dprobs, dcontext, saved.v, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs)
+    raggedTransposedWeightedSum(dv, weights, dcontext, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs)
     if let mask = saved.dropMask, saved.dropped != nil {
         for i in 0..<matrices { dprobs[i] *= mask[i] }
     }
@@ -143,10 +140,8 @@ public func attentionBackward(
         maskedSoftmaxBackward(dprobs, dprobs, saved.probs, lengths: lengths.baseAddress!,
                               matrices: g, heads: heads, sequence: t)
     }
-    batchedMatmul(transA: false, transB: false, batch: g, m: t, n: hs, k: t,
-                  a: dprobs, b: saved.k, c: dq)
-    batchedMatmul(transA: true, transB: false, batch: g, m: t, n: hs, k: t,
-                  a: dprobs, b: saved.q, c: dk)
+    raggedWeightedSum(dq, dprobs, saved.k, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs)
+    raggedTransposedWeightedSum(dk, dprobs, saved.q, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs)
     for s in 0..<b {
         let offset = Int(layout.offsets[s]), length = Int(layout.lengths[s])
         for h in 0..<heads {

@@ -45,7 +45,8 @@ public func firstTokenAttentionForward(
             }
         }
     }
-    batchedMatmul(transA: false, transB: true, batch: g, m: 1, n: t, k: hs, a: saved.q, b: saved.k, c: saved.probs)
+    raggedScores(saved.probs, saved.q, saved.k, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs,
+                 firstTokenOnly: true)
     for m in 0..<g {
         let length = Int(layout.lengths[m / heads]), p = saved.probs + m * t
         var largest = -Float.infinity
@@ -63,7 +64,8 @@ public func firstTokenAttentionForward(
         weights = UnsafePointer(dropped)
     }
     let context = saved.scratch                                          // (G, 1, HS) = (B, C)
-    batchedMatmul(transA: false, transB: false, batch: g, m: 1, n: hs, k: t, a: weights, b: saved.v, c: context)
+    raggedWeightedSum(context, weights, saved.v, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs,
+                      firstTokenOnly: true)
     out.update(from: context, count: b * c)
 }
 
@@ -82,8 +84,10 @@ public func firstTokenAttentionBackward(
     // (G, 1, HS) is (B, C) with heads concatenated: dout is already the per-matrix layout.
     let dq = saved.scratch, dk = dq + g * hs, dv = dk + g * t * hs, dprobs = dv + g * t * hs
     let weights = saved.dropped.map { UnsafePointer($0) } ?? UnsafePointer(saved.probs)
-    batchedMatmul(transA: false, transB: true, batch: g, m: 1, n: t, k: hs, a: dout, b: saved.v, c: dprobs)
-    batchedMatmul(transA: true, transB: false, batch: g, m: t, n: hs, k: 1, a: weights, b: dout, c: dv)
+    raggedScores(dprobs, dout, saved.v, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs,
+                 firstTokenOnly: true)
+    raggedTransposedWeightedSum(dv, weights, dout, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs,
+                                firstTokenOnly: true)
     if let mask = saved.dropMask, saved.dropped != nil {
         for i in 0..<(g * t) { dprobs[i] *= mask[i] }
     }
@@ -94,8 +98,10 @@ public func firstTokenAttentionBackward(
         for j in 0..<length { dp[j] = p[j] * (dp[j] - dot) }
         if length < t { (dp + length).update(repeating: 0, count: t - length) }
     }
-    batchedMatmul(transA: false, transB: false, batch: g, m: 1, n: hs, k: t, a: dprobs, b: saved.k, c: dq)
-    batchedMatmul(transA: true, transB: false, batch: g, m: t, n: hs, k: 1, a: dprobs, b: saved.q, c: dk)
+    raggedWeightedSum(dq, dprobs, saved.k, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs,
+                      firstTokenOnly: true)
+    raggedTransposedWeightedSum(dk, dprobs, saved.q, lengths: layout.lengths, heads: heads, sequence: t, headSize: hs,
+                                firstTokenOnly: true)
     for i in 0..<(b * c) { dquery[i] = dq[i] * scale }
     for s in 0..<b {
         let offset = Int(layout.offsets[s]), length = Int(layout.lengths[s])
