@@ -20,14 +20,11 @@ public func raggedScores(
     _ y: UnsafePointer<Float>,                 // (G, T, HS)
     lengths: [Int32], heads: Int, sequence t: Int, headSize hs: Int, firstTokenOnly: Bool = false
 ) {
-    let r = firstTokenOnly ? 1 : t, g = lengths.count * heads
-    parallelFor(g, minimumPerThread: 8) { range in
-        for m in range {
-            let length = Int(lengths[m / heads])
-            for i in 0..<queryRows(length, firstTokenOnly) {
-                let row = out + (m * r + i) * t, xi = x + (m * r + i) * hs
-                for j in 0..<length { row[j] = dot(xi, y + (m * t + j) * hs, hs) }
-            }
+    let r = firstTokenOnly ? 1 : t
+    forEachMatrix(lengths, heads: heads) { m, length in
+        for i in 0..<queryRows(length, firstTokenOnly) {
+            let row = out + (m * r + i) * t, xi = x + (m * r + i) * hs
+            for j in 0..<length { row[j] = dot(xi, y + (m * t + j) * hs, hs) }
         }
     }
 }
@@ -39,15 +36,12 @@ public func raggedWeightedSum(
     _ y: UnsafePointer<Float>,                 // (G, T, HS)
     lengths: [Int32], heads: Int, sequence t: Int, headSize hs: Int, firstTokenOnly: Bool = false
 ) {
-    let r = firstTokenOnly ? 1 : t, g = lengths.count * heads
-    parallelFor(g, minimumPerThread: 8) { range in
-        for m in range {
-            let length = Int(lengths[m / heads])
-            for i in 0..<queryRows(length, firstTokenOnly) {
-                let o = out + (m * r + i) * hs, wi = w + (m * r + i) * t
-                o.update(repeating: 0, count: hs)
-                for j in 0..<length { axpy(o, wi[j], y + (m * t + j) * hs, hs) }
-            }
+    let r = firstTokenOnly ? 1 : t
+    forEachMatrix(lengths, heads: heads) { m, length in
+        for i in 0..<queryRows(length, firstTokenOnly) {
+            let o = out + (m * r + i) * hs, wi = w + (m * r + i) * t
+            o.update(repeating: 0, count: hs)
+            for j in 0..<length { axpy(o, wi[j], y + (m * t + j) * hs, hs) }
         }
     }
 }
@@ -59,16 +53,21 @@ public func raggedTransposedWeightedSum(
     _ y: UnsafePointer<Float>,                 // (G, R, HS)
     lengths: [Int32], heads: Int, sequence t: Int, headSize hs: Int, firstTokenOnly: Bool = false
 ) {
-    let r = firstTokenOnly ? 1 : t, g = lengths.count * heads
-    parallelFor(g, minimumPerThread: 8) { range in
-        for m in range {
-            let length = Int(lengths[m / heads])
-            for j in 0..<length { (out + (m * t + j) * hs).update(repeating: 0, count: hs) }
-            for i in 0..<queryRows(length, firstTokenOnly) {
-                let wi = w + (m * r + i) * t, yi = y + (m * r + i) * hs
-                for j in 0..<length { axpy(out + (m * t + j) * hs, wi[j], yi, hs) }
-            }
+    let r = firstTokenOnly ? 1 : t
+    forEachMatrix(lengths, heads: heads) { m, length in
+        for j in 0..<length { (out + (m * t + j) * hs).update(repeating: 0, count: hs) }
+        for i in 0..<queryRows(length, firstTokenOnly) {
+            let wi = w + (m * r + i) * t, yi = y + (m * r + i) * hs
+            for j in 0..<length { axpy(out + (m * t + j) * hs, wi[j], yi, hs) }
         }
+    }
+}
+
+/// Runs `body(g, L)` for every matrix g (L its sentence's length), matrices split over the threads.
+@inline(__always)
+private func forEachMatrix(_ lengths: [Int32], heads: Int, _ body: (Int, Int) -> Void) {
+    parallelFor(lengths.count * heads, minimumPerThread: 8) { range in
+        for m in range { body(m, Int(lengths[m / heads])) }
     }
 }
 
