@@ -165,8 +165,15 @@ public final class RingCommunicator: Communicator {
     }
 
     /// Closes both sockets; later collectives in a world of more than one throw.
+    ///
+    /// Frames still queued for the right neighbour are delivered first, for up to the timeout: a
+    /// rank whose last act was to send (a broadcast's root) returns before its frames have left,
+    /// and with the sockets' default linger of 0 closing would drop them, leaving the neighbour
+    /// waiting for data that never comes. libzmq sends them in the background after the close;
+    /// terminating the context waits for them, at most the timeout if the neighbour is gone.
     public func close() {
         inbox?.close()
+        try? outbox?.setOption(.linger(timeoutMilliseconds))
         outbox?.close()
     }
 
