@@ -45,32 +45,26 @@ public func dropoutForwardRows(
     }
 }
 
-/// Dropout over G matrices of (R, T) (R = T unless given: the first R query rows of each (T, T)
-/// attention matrix), each element's mask drawn from its place in a fixed grid of `gridSide` x
-/// `gridSide` per matrix, matrices numbered from `firstMatrix`: the mask of a sentence's attention
-/// then depends neither on the padded length T of its batch, nor on which other sentences share
-/// the batch, nor on how many query rows are computed. out may alias inp.
-public func dropoutForwardGrid(
-    _ out: UnsafeMutablePointer<Float>,        // (G, R, T)
-    _ mask: UnsafeMutablePointer<Float>,       // (G, R, T)
-    _ inp: UnsafePointer<Float>,               // (G, R, T)
-    matrices g: Int, side t: Int, rows: Int? = nil, probability: Float, seed: UInt64, firstMatrix: Int = 0,
-    gridSide: Int = 4096
+/// Dropout on row `row` of attention matrix `matrix`, over its first `count` entries (the real
+/// keys), each element's mask drawn from its place in a fixed grid of `gridSide` x `gridSide` per
+/// matrix: the mask of a sentence's attention then depends neither on the padded length T of its
+/// batch, nor on which other sentences share the batch, nor on how many query rows are computed.
+/// out may alias inp.
+@inline(__always)
+public func dropoutGridRow(
+    _ out: UnsafeMutablePointer<Float>,        // (count)
+    _ mask: UnsafeMutablePointer<Float>,       // (count)
+    _ inp: UnsafePointer<Float>,               // (count)
+    count: Int, matrix: Int, row: Int, probability: Float, seed: UInt64, gridSide: Int = 4096
 ) {
     let keep = 1 / (1 - probability)
     let threshold = UInt64(Double(probability) * 16_777_216)
-    let r = rows ?? t
-    parallelFor(g * r, minimumPerThread: 64) { range in
-        for row in range {
-            let (matrix, i) = row.quotientAndRemainder(dividingBy: r)
-            let origin = ((firstMatrix + matrix) * gridSide + i) * gridSide
-            for j in 0..<t {
-                let r = splitMix64(seed &+ UInt64(origin + j) &* 0x9E37_79B9_7F4A_7C15) >> 40
-                let m: Float = r < threshold ? 0 : keep
-                mask[row * t + j] = m
-                out[row * t + j] = inp[row * t + j] * m
-            }
-        }
+    let origin = (matrix * gridSide + row) * gridSide
+    for j in 0..<count {
+        let r = splitMix64(seed &+ UInt64(origin + j) &* 0x9E37_79B9_7F4A_7C15) >> 40
+        let m: Float = r < threshold ? 0 : keep
+        mask[j] = m
+        out[j] = inp[j] * m
     }
 }
 

@@ -6,3 +6,10 @@ public func add(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
         for i in range { out[i] += inp[i] }
     }
 }
+
+/// out = 0 over `count` floats, split over the threads (a serial memset leaves the others idle).
+public func zero(_ out: UnsafeMutablePointer<Float>, count: Int) {
+    parallelFor(count, minimumPerThread: 1 << 16) { range in
+        (out + range.lowerBound).update(repeating: 0, count: range.count)
+    }
+}

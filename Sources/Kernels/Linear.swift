@@ -11,7 +11,9 @@ public func linearForward(
     rows: Int, inputs: Int, outputs: Int
 ) {
     if let bias {
-        for r in 0..<rows { (out + r * outputs).update(from: bias, count: outputs) }
+        parallelFor(rows, minimumPerThread: max(1, 4096 / max(outputs, 1))) { range in
+            for r in range { (out + r * outputs).update(from: bias, count: outputs) }
+        }
     }
     gemm(transA: false, transB: true, m: rows, n: outputs, k: inputs,
          a: inp, lda: inputs, b: weight, ldb: inputs,
@@ -36,9 +38,12 @@ public func linearBackward(
     gemm(transA: true, transB: false, m: outputs, n: inputs, k: rows,
          a: dout, lda: outputs, b: inp, ldb: inputs, beta: 1, c: dweight, ldc: inputs)
     if let dbias {
-        for r in 0..<rows {
-            let row = dout + r * outputs
-            for o in 0..<outputs { dbias[o] += row[o] }
+        // Column sums: each thread owns a range of outputs.
+        parallelFor(outputs, minimumPerThread: max(8, 4096 / max(rows, 1))) { columns in
+            for r in 0..<rows {
+                let row = dout + r * outputs
+                for o in columns { dbias[o] += row[o] }
+            }
         }
     }
 }

@@ -4,71 +4,32 @@ import Glibc
 import Darwin
 #endif
 
-// Shapes: BH = batch * heads attention matrices of (T, T), T the longest sentence in the batch.
-// Row i of matrix bh belongs to sentence b = bh / heads of length L = lengths[b]: keys j >= L are
-// padding and get probability 0 (transformers fills them with the dtype minimum, which underflows
-// to exactly 0); query rows i >= L are padding too and are set to 0 so nothing downstream reads junk.
+// Shapes: one row of n attention scores, the real keys of one query (entries from n on are the
+// padding of the batch's (R, T) block: neither read nor written; transformers fills masked scores
+// with the dtype minimum, which underflows to exactly 0, so leaving them out is the same softmax).
 
-/// probs = softmax over valid keys of scores, row by row.
-public func maskedSoftmaxForward(
-    _ probs: UnsafeMutablePointer<Float>,      // (BH, T, T)
-    _ scores: UnsafePointer<Float>,            // (BH, T, T), may alias probs
-    lengths: UnsafePointer<Int32>,             // (B)
-    matrices: Int, heads: Int, sequence: Int
-) {
-    let t = sequence
-    parallelFor(matrices, minimumPerThread: max(1, 2048 / max(t * t, 1))) { range in
-    for bh in range {
-        let length = Int(lengths[bh / heads])
-        for i in 0..<t {
-            let s = scores + (bh * t + i) * t
-            let p = probs + (bh * t + i) * t
-            if i >= length {
-                p.update(repeating: 0, count: t)
-                continue
-            }
-            var m = -Float.infinity
-            for j in 0..<length { m = max(m, s[j]) }
-            var sum: Float = 0
-            for j in 0..<length {
-                let e = fastExp(s[j] - m)
-                p[j] = e
-                sum += e
-            }
-            let inv = 1 / sum
-            for j in 0..<length { p[j] *= inv }
-            if length < t { (p + length).update(repeating: 0, count: t - length) }
-        }
+/// p = softmax(p) over its first n entries, in place.
+@inline(__always)
+public func softmaxRow(_ p: UnsafeMutablePointer<Float>, count n: Int) {
+    var largest = -Float.infinity
+    for j in 0..<n { largest = max(largest, p[j]) }
+    var sum: Float = 0
+    for j in 0..<n {
+        let e = fastExp(p[j] - largest)
+        p[j] = e
+        sum += e
     }
-    }
+    let inv = 1 / sum
+    for j in 0..<n { p[j] *= inv }
 }
 
-/// dscores = probs * (dprobs - sum_j dprobs_j probs_j). Overwrites dscores (may alias dprobs).
-public func maskedSoftmaxBackward(
-    _ dscores: UnsafeMutablePointer<Float>,    // (BH, T, T)
-    _ dprobs: UnsafePointer<Float>,            // (BH, T, T)
-    _ probs: UnsafePointer<Float>,             // (BH, T, T)
-    lengths: UnsafePointer<Int32>,             // (B)
-    matrices: Int, heads: Int, sequence: Int
-) {
-    let t = sequence
-    parallelFor(matrices, minimumPerThread: max(1, 2048 / max(t * t, 1))) { range in
-    for bh in range {
-        let length = Int(lengths[bh / heads])
-        for i in 0..<t {
-            let row = (bh * t + i) * t
-            let p = probs + row, dp = dprobs + row, ds = dscores + row
-            if i >= length {
-                ds.update(repeating: 0, count: t)
-                continue
-            }
-            var dot: Float = 0
-            for j in 0..<length { dot += dp[j] * p[j] }
-            for j in 0..<length { ds[j] = p[j] * (dp[j] - dot) }
-            if length < t { (ds + length).update(repeating: 0, count: t - length) }
-        }
-    }
-    }
+/// ds = p * (dp - sum_j dp_j p_j) over the first n entries. ds may alias dp.
+@inline(__always)
+public func softmaxBackwardRow(_ ds: UnsafeMutablePointer<Float>, _ dp: UnsafePointer<Float>,
+                               _ p: UnsafePointer<Float>, count n: Int) {
+    var dot: Float = 0
+    for j in 0..<n { dot += dp[j] * p[j] }
+    for j in 0..<n { ds[j] = p[j] * (dp[j] - dot) }
 }
 
 extension Reference {

@@ -6,7 +6,6 @@ import Kernels
 final class Activations {
     final class Layer {
         let qkv = Buffer()       // (N, 3C)
-        let q = Buffer(), k = Buffer(), v = Buffer()  // (G, T, HS)
         let probs = Buffer()     // (G, T, T)
         let dropMask = Buffer(), dropped = Buffer()   // (G, T, T), only with attention dropout
         let context = Buffer()   // (N, C) attention output before out_lin
@@ -20,7 +19,7 @@ final class Activations {
         let output = Buffer()    // (N, C) output_layer_norm output: the next layer's input
         let mean2 = Buffer(), rstd2 = Buffer()        // (N)
         // Only when the last layer runs on first tokens (`firstTokensOnly`); then qkv holds k | v
-        // (N, 2C), q/k/v/probs are shaped for `firstTokenAttentionForward`, and every (N, *) buffer from
+        // (N, 2C), probs/dropMask/dropped are (G, 1, T), and every (N, *) buffer from
         // context on holds B rows instead of N.
         let firstInput = Buffer()  // (B, C) the layer's input at each first token
         let firstQuery = Buffer()  // (B, C) q_lin of it

@@ -53,7 +53,7 @@ extension SequenceClassifier {
         let g = b * nh, t = batch.layout.sequence
         let saved = firstTokenSaved(s, matrices: g, sequence: t, dropout: a.dropout && config.attentionDropout > 0,
                                     reserve: false)
-        firstTokenAttentionBackward(dq, dkv, dcontext, saved, batch.layout, heads: nh, headSize: hs)
+        firstTokenAttentionBackward(dq, dkv, dcontext, saved, s.firstQuery.p, s.qkv.p, batch.layout, heads: nh, headSize: hs)
         linearBackward(dx0, dw.qkvWeight, dw.qkvBias, dq, s.firstInput.p, w.qkvWeight,
                        rows: b, inputs: c, outputs: c, accumulate: true)
         // dout is dead from here on, so dinput may be the same buffer.
@@ -71,10 +71,9 @@ extension SequenceClassifier {
         let hs = config.headSize
         func buffer(_ b: Buffer, _ count: Int) -> UnsafeMutablePointer<Float> { reserve ? b.reserve(count) : b.p }
         return AttentionSaved(
-            q: buffer(s.q, g * hs), k: buffer(s.k, g * t * hs), v: buffer(s.v, g * t * hs),
             probs: buffer(s.probs, g * t),
             dropMask: dropout ? buffer(s.dropMask, g * t) : nil, dropped: dropout ? buffer(s.dropped, g * t) : nil,
             scratch: activations.attentionScratch.reserve(
-                AttentionSaved.firstTokenScratchCount(matrices: g, sequence: t, headSize: hs)))
+                AttentionSaved.scratchCount(matrices: g, rows: 1, sequence: t, headSize: hs)))
     }
 }

@@ -17,11 +17,11 @@ extension SequenceClassifier {
         linearForward(qkv, x, w.qkvWeight, w.qkvBias, rows: n, inputs: c, outputs: 3 * c)
         let attentionDropout = dropoutSeed != nil ? Float(config.attentionDropout) : 0
         let saved = AttentionSaved(
-            q: s.q.reserve(g * t * config.headSize), k: s.k.reserve(g * t * config.headSize),
-            v: s.v.reserve(g * t * config.headSize), probs: s.probs.reserve(g * t * t),
+            probs: s.probs.reserve(g * t * t),
             dropMask: attentionDropout > 0 ? s.dropMask.reserve(g * t * t) : nil,
             dropped: attentionDropout > 0 ? s.dropped.reserve(g * t * t) : nil,
-            scratch: a.attentionScratch.reserve(AttentionSaved.scratchCount(matrices: g, sequence: t, headSize: config.headSize)))
+            scratch: a.attentionScratch.reserve(
+                AttentionSaved.scratchCount(matrices: g, rows: t, sequence: t, headSize: config.headSize)))
         let context = s.context.reserve(n * c)
         attentionForward(context, saved, qkv, batch.layout, heads: nh, headSize: config.headSize,
                          dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1, firstSentence: batch.origin.sentences)
@@ -74,12 +74,13 @@ extension SequenceClassifier {
         let (dcontext, dr1) = layerTailBackward(l, rows: n, dout)
         let dqkv = a.dQKV.reserve(n * 3 * c)
         let hs = config.headSize
-        let saved = AttentionSaved(q: s.q.p, k: s.k.p, v: s.v.p, probs: s.probs.p,
+        let t = batch.layout.sequence
+        let saved = AttentionSaved(probs: s.probs.p,
                                    dropMask: a.dropout && config.attentionDropout > 0 ? s.dropMask.p : nil,
                                    dropped: a.dropout && config.attentionDropout > 0 ? s.dropped.p : nil,
                                    scratch: a.attentionScratch.reserve(AttentionSaved.scratchCount(
-                                       matrices: batch.batchSize * config.headCount, sequence: batch.layout.sequence, headSize: hs)))
-        attentionBackward(dqkv, dcontext, saved, batch.layout, heads: config.headCount, headSize: hs)
+                                       matrices: batch.batchSize * config.headCount, rows: t, sequence: t, headSize: hs)))
+        attentionBackward(dqkv, dcontext, saved, s.qkv.p, batch.layout, heads: config.headCount, headSize: hs)
         if dinput != dr1 { dinput.update(from: dr1, count: n * c) }
         linearBackward(dinput, dw.qkvWeight, dw.qkvBias, dqkv, x, w.qkvWeight,
                        rows: n, inputs: c, outputs: 3 * c, accumulate: true)

@@ -61,10 +61,10 @@ public final class SequenceClassifier {
         if touchedRows.count * 8 < config.vocabularySize {
             for row in touchedRows { (gradients.base + words.offset + Int(row) * c).update(repeating: 0, count: c) }
         } else {
-            (gradients.base + words.offset).update(repeating: 0, count: words.count)
+            zero(gradients.base + words.offset, count: words.count)
         }
         let rest = words.offset + words.count
-        (gradients.base + rest).update(repeating: 0, count: gradients.count - rest)
+        zero(gradients.base + rest, count: gradients.count - rest)
         touchedRows.removeAll(keepingCapacity: true)
     }
 

@@ -101,7 +101,7 @@ final class DropoutTests: XCTestCase {
     }
 
     /// A slice computed with `offset` draws exactly the full tensor's mask for those elements,
-    /// and the grid variant gives a matrix the same mask whatever the padded side T is.
+    /// and an attention row's grid mask does not depend on how many of its entries are drawn.
     func testOffsetsAndGridMakeMasksIndependentOfTheSplit() {
         let p: Float = 0.3, n = 1000
         let inp = randomFloats(n, seed: 5)
@@ -112,16 +112,21 @@ final class DropoutTests: XCTestCase {
         }
         XCTAssertEqual(mask, Array(full.mask[300..<700]))
 
-        func grid(matrices: Int, side: Int, first: Int) -> [Float] {
-            let input = [Float](repeating: 1, count: matrices * side * side)
+        // Attention rows: the mask of (matrix, row) is the same whatever the row's length, and differs
+        // between rows and matrices.
+        func gridRow(matrix: Int, row: Int, count: Int) -> [Float] {
+            let input = [Float](repeating: 1, count: count)
             var out = input, mask = input
-            dropoutForwardGrid(&out, &mask, input, matrices: matrices, side: side, probability: p, seed: 4, firstMatrix: first)
+            dropoutGridRow(&out, &mask, input, count: count, matrix: matrix, row: row, probability: p, seed: 4)
+            XCTAssertEqual(out, mask, "out = 1 * mask")
             return mask
         }
-        let wide = grid(matrices: 3, side: 9, first: 0), narrow = grid(matrices: 1, side: 5, first: 2)
+        let wide = (0..<9).flatMap { gridRow(matrix: 2, row: $0, count: 27) }
         for i in 0..<5 {
-            for j in 0..<5 { XCTAssertEqual(narrow[i * 5 + j], wide[(2 * 9 + i) * 9 + j], "(\(i), \(j))") }
+            XCTAssertEqual(gridRow(matrix: 2, row: i, count: 5), Array(wide[(i * 27)..<(i * 27 + 5)]), "row \(i)")
         }
+        XCTAssertNotEqual(gridRow(matrix: 3, row: 0, count: 27), Array(wide.prefix(27)), "matrices 2 and 3 share a mask")
+        XCTAssertNotEqual(Array(wide[27..<54]), Array(wide.prefix(27)), "rows 0 and 1 share a mask")
         let kept = wide.filter { $0 != 0 }.count
         XCTAssertGreaterThan(kept, 100)
         XCTAssertLessThan(kept, 243)

@@ -6,8 +6,9 @@ import Kernels
 /// and, for an upstream gradient that is zero except on first tokens, the same gradient of q at
 /// first tokens and of k and v everywhere; with dropout, the same masks.
 final class FirstTokenAttentionTests: XCTestCase {
-    /// Both kernels run in Float32 with the same products; they differ only in summation order.
-    let tolerance = 1e-5
+    /// Both kernels run the same per-head code on the same rows: equal up to the last bit in practice;
+    /// the tolerance only allows for a compiler vectorizing the two call sites differently.
+    let tolerance = 1e-6
 
     func check(lengths: [Int], heads: Int, headSize: Int, dropout: Float, seed: UInt64) {
         let full = AttentionTests.Run(lengths: lengths, heads: heads, headSize: headSize, dropout: dropout > 0)
@@ -30,9 +31,8 @@ final class FirstTokenAttentionTests: XCTestCase {
         }
         defer { allocated.forEach { $0.deallocate() } }
         let saved = AttentionSaved(
-            q: buffer(g * headSize), k: buffer(g * t * headSize), v: buffer(g * t * headSize),
             probs: buffer(g * t), dropMask: dropout > 0 ? buffer(g * t) : nil, dropped: dropout > 0 ? buffer(g * t) : nil,
-            scratch: buffer(AttentionSaved.firstTokenScratchCount(matrices: g, sequence: t, headSize: headSize)))
+            scratch: buffer(AttentionSaved.scratchCount(matrices: g, rows: 1, sequence: t, headSize: headSize)))
         var out = [Float](repeating: .nan, count: b * c)
         firstTokenAttentionForward(&out, saved, query, keyValue, layout, heads: heads, headSize: headSize,
                                    dropout: dropout, seed: 5)
@@ -40,8 +40,10 @@ final class FirstTokenAttentionTests: XCTestCase {
         XCTAssertLessThanOrEqual(maxRelativeError(out, widened(expectedRows)), tolerance, "\(label): context")
         if dropout > 0 {
             let fullMask = full.mask
+            // Row 0 of each full matrix; entries past the sentence's length are never drawn (NaN in both).
             let rowMask = Self.rows(fullMask, (0..<g).map { $0 * t }, width: t, columns: 0..<t)
-            XCTAssertEqual(Array(UnsafeBufferPointer(start: saved.dropMask, count: g * t)), rowMask, "\(label): masks")
+            let mask = Array(UnsafeBufferPointer(start: saved.dropMask, count: g * t))
+            XCTAssertTrue(zip(mask, rowMask).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "\(label): masks")
         }
 
         let dout = randomFloats(b * c, seed: seed + 1)
@@ -51,7 +53,7 @@ final class FirstTokenAttentionTests: XCTestCase {
         }
         let fullGradient = full.backward(fullDout)
         var dquery = [Float](repeating: .nan, count: b * c), dkeyValue = [Float](repeating: .nan, count: n * 2 * c)
-        firstTokenAttentionBackward(&dquery, &dkeyValue, dout, saved, layout, heads: heads, headSize: headSize)
+        firstTokenAttentionBackward(&dquery, &dkeyValue, dout, saved, query, keyValue, layout, heads: heads, headSize: headSize)
         let expectedQuery = Self.rows(fullGradient, firstRows, width: 3 * c, columns: 0..<c)
         let expectedKeyValue = Self.rows(fullGradient, Array(0..<n), width: 3 * c, columns: c..<(3 * c))
         XCTAssertLessThanOrEqual(maxRelativeError(dquery, widened(expectedQuery)), tolerance, "\(label): dq")

@@ -112,7 +112,7 @@ public final class QuantizedClassifier: TextClassifier {
     private let scratch = Int8LinearScratch()
     private let x = Buffer(), qkv = Buffer(), context = Buffer(), residual = Buffer(), hidden = Buffer()
     private let ffn = Buffer(), gelu = Buffer(), mean = Buffer(), rstd = Buffer()
-    private let q = Buffer(), k = Buffer(), v = Buffer(), probs = Buffer(), attentionScratch = Buffer()
+    private let probs = Buffer(), attentionScratch = Buffer()
     private let pooled = Buffer(), pre = Buffer(), logitsBuffer = Buffer()
 
     /// True when the word embeddings are int8.
@@ -210,9 +210,8 @@ public final class QuantizedClassifier: TextClassifier {
             let fused = qkv.reserve(n * 3 * c)
             layer.qkv.forward(fused, stream, rows: n, scratch: scratch)
             let saved = AttentionSaved(
-                q: q.reserve(g * t * hs), k: k.reserve(g * t * hs), v: v.reserve(g * t * hs),
-                probs: probs.reserve(g * t * t), dropMask: nil, dropped: nil,
-                scratch: attentionScratch.reserve(AttentionSaved.scratchCount(matrices: g, sequence: t, headSize: hs)))
+                probs: probs.reserve(g * t * t),
+                scratch: attentionScratch.reserve(AttentionSaved.scratchCount(matrices: g, rows: t, sequence: t, headSize: hs)))
             let ctx = context.reserve(n * c)
             attentionForward(ctx, saved, fused, batch.layout, heads: nh, headSize: hs)
             feedForward(layer, context: ctx, input: stream, rows: n)
@@ -227,8 +226,8 @@ public final class QuantizedClassifier: TextClassifier {
             lastKeyValue.forward(kv, stream, rows: n, scratch: scratch)
             lastQuery.forward(query, first, rows: b, scratch: scratch)
             let saved = AttentionSaved(
-                q: q.reserve(g * hs), k: k.reserve(g * t * hs), v: v.reserve(g * t * hs), probs: probs.reserve(g * t),
-                scratch: attentionScratch.reserve(AttentionSaved.firstTokenScratchCount(matrices: g, sequence: t, headSize: hs)))
+                probs: probs.reserve(g * t),
+                scratch: attentionScratch.reserve(AttentionSaved.scratchCount(matrices: g, rows: 1, sequence: t, headSize: hs)))
             let ctx = context.reserve(b * c)
             firstTokenAttentionForward(ctx, saved, query, kv, batch.layout, heads: nh, headSize: hs)
             feedForward(layer, context: ctx, input: first, rows: b)
