@@ -43,7 +43,8 @@ enum MarkdownReport {
                 fixed(variant.latencyP50MsAllThreads, 2),
                 fixed(variant.throughputBatch32, 1),
                 variant.speedup.isFinite ? fixed(variant.speedup, 2) + "x" : "n/a",
-                fixed(Double(variant.peakRssBytes) / 1e6, 1),
+                // 0: not measured (no separate serving process ran, so no peak of serving alone exists).
+                variant.peakRssBytes > 0 ? fixed(Double(variant.peakRssBytes) / 1e6, 1) : "n/m",
             ]
             lines.append(row(cells))
         }

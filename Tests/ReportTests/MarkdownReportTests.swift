@@ -37,16 +37,18 @@ final class MarkdownReportTests: XCTestCase {
         XCTAssertTrue(report.hasSuffix("- student: 4 layers, 256 hidden\n- latency on 1 core\n"))
     }
 
-    func testPipesAreEscapedAndMissingFilesShowNA() throws {
+    func testPipesAreEscapedAndMissingValuesShowNAOrNM() throws {
         var odd = try Fixtures.variants()[1]
         odd.name = "a|b"
         odd.evaluations = [odd.evaluations[0]]
         odd.speedup = .infinity
+        odd.peakRssBytes = 0   // not measured
         let report = ReportRenderer.markdown(title: "t", variants: [try Fixtures.variants()[0], odd], notes: [])
         XCTAssertTrue(report.contains("| a\\|b | 88.50% |"), report)
         let row = try XCTUnwrap(report.split(separator: "\n").first { $0.hasPrefix("| a\\|b") })
         XCTAssertEqual(cells(String(row))[4...6], ["n/a", "n/a", "n/a"])
         XCTAssertEqual(cells(String(row))[14], "n/a")
+        XCTAssertEqual(cells(String(row))[15], "n/m", "a peak RSS of 0 is 'not measured', not 0.0 MB")
         XCTAssertFalse(report.contains("\n- "))
     }
 
