@@ -136,7 +136,8 @@ public final class Pipeline {
         o.seed = config.seed &+ 1
         o.lengthBucketed = config.lengthBucketed
         o.hiddenWeight = Float(config.distill.hiddenWeight)
-        log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), T \(config.distill.temperature), alpha \(config.distill.alpha))")
+        o.linearDecay = config.distill.schedule == "linear"
+        log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
         let job = TrainingJob(phase: "student", modelFolder: path("teacher"), labelNames: train.labelNames,
                               seed: config.seed, options: o, studentLayers: layers,

@@ -25,6 +25,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         /// Weight of the hidden-state MSE between student layers and the teacher layers they came from.
         public var hiddenWeight = 0.0
         public var evalEvery = 100
+        /// The learning rate over the run: `constant` (Adam at `learning_rate` throughout) or
+        /// `linear` (decaying linearly from `learning_rate` to 0 at the last step).
+        public var schedule = "constant"
         public init() {}
     }
 
@@ -76,6 +79,7 @@ extension PipelineConfig.Distill {
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
+        case schedule
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -89,6 +93,7 @@ extension PipelineConfig.Distill {
         layers = try c.decodeIfPresent([Int].self, forKey: .layers) ?? layers
         hiddenWeight = try c.decodeIfPresent(Double.self, forKey: .hiddenWeight) ?? hiddenWeight
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
     }
 }
 
@@ -128,6 +133,9 @@ extension PipelineConfig {
         var problems: [String] = []
         if maxLength < 3 || maxLength > 512 { problems.append("max_length must be in 3...512, got \(maxLength)") }
         if !(heldOut > 0 && heldOut < 1) && validation == nil { problems.append("held_out must be in (0, 1), got \(heldOut)") }
+        if !["constant", "linear"].contains(distill.schedule) {
+            problems.append("distill.schedule must be constant or linear, got '\(distill.schedule)'")
+        }
         if !["auto", "always", "never"].contains(finetune.mode) { problems.append("finetune.mode must be auto, always or never, got '\(finetune.mode)'") }
         for (key, value) in [("finetune.epochs", finetune.epochs), ("finetune.batch_size", finetune.batchSize),
                              ("distill.epochs", distill.epochs), ("distill.batch_size", distill.batchSize),

@@ -19,6 +19,8 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("finetune-epochs"), help: "Teacher fine-tuning epochs.") var finetuneEpochs: Int?
     @Option(name: .customLong("student-layers"), help: "Student layers, taken evenly spaced from the teacher.") var studentLayers: Int?
     @Option(help: "Exact teacher layers for the student, e.g. 0,3.") var layers: String?
+    @Option(name: .customLong("distill-schedule"), help: "Distillation learning rate: constant or linear (decay to 0).")
+    var distillSchedule: String?
     @Option(help: "Seed for data order, initialisation and dropout.") var seed: UInt64?
     @Option(help: "oneDNN threads.") var threads: Int?
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
@@ -72,6 +74,7 @@ struct PipelineOptions: ParsableArguments {
             }
             c.distill.layers = parsed.compactMap { $0 }
         }
+        if let distillSchedule { c.distill.schedule = distillSchedule }
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }

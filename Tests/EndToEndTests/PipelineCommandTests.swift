@@ -18,6 +18,7 @@ final class PipelineCommandTests: CLITestCase {
         distill:
           learning_rate: 0.001
           eval_every: 10
+          schedule: linear
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try run(["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev,
                               "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1"])
@@ -50,6 +51,15 @@ final class PipelineCommandTests: CLITestCase {
         let kinds = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["kind"] as? String }
         XCTAssertEqual(kinds.count, lines.count, "every line is JSON")
         XCTAssertTrue(kinds.contains("train") && kinds.contains("eval"))
+        // The distillation phase (after the step count restarts) follows `schedule: linear`.
+        let trainLines = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["kind"] as? String == "train" }
+        let steps = trainLines.map { $0["step"] as? Int ?? 0 }
+        let restart = try XCTUnwrap(steps.indices.dropFirst().first { steps[$0] < steps[$0 - 1] }, "steps: \(steps)")
+        let rates = trainLines[restart...].map { $0["lr"] as? Double ?? -1 }
+        XCTAssertGreaterThan(rates.count, 1)
+        XCTAssertEqual(rates, rates.sorted(by: >), "the distillation rate decays: \(rates)")
+        XCTAssertLessThan(rates.last ?? 1, 0.5e-3, "the distillation rate decays towards 0: \(rates)")
 
         // eval agrees with the report.
         let eval = try run(["eval", "--model", out + "/student", "--data", dev, "--json", "--threads", "1"])
