@@ -41,10 +41,11 @@ let package = Package(
         .target(name: "CInt8", path: "Sources/CInt8", cSettings: [.unsafeFlags(["-O3"] + cInt8Flags)]),
         .target(name: "CChecksum", path: "Sources/CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
-        .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimize),
-        .target(name: "Training", dependencies: ["Model", "Kernels", "Collective", "Report"], swiftSettings: optimize),
-        .target(name: "Cluster", dependencies: ["Training", "Model", "Kernels", "Collective"], swiftSettings: optimize),
-        .target(name: "Report", dependencies: ["CZlib"], swiftSettings: optimize),
+        .target(name: "Files"),
+        .target(name: "Model", dependencies: ["Kernels", "Files"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Files", "Model", "Kernels", "Collective", "Report"], swiftSettings: optimize),
+        .target(name: "Cluster", dependencies: ["Files", "Training", "Model", "Kernels", "Collective"], swiftSettings: optimize),
+        .target(name: "Report", dependencies: ["CZlib", "Files"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [
             "Cluster", "Training", "Model", "Kernels", "Collective",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Training", "Model", "Collective"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
+        .testTarget(name: "FilesTests", dependencies: ["Files"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Model", "edgedistill"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,3 +1,4 @@
+import Files
 import Collective
 import Foundation
 
@@ -125,15 +126,11 @@ public struct ServerSecurity: Sendable {
     }
 }
 
-/// Writes text to a temporary sibling, sets its permissions, then renames it into place.
+/// Writes text atomically with the given permissions (0600 for secret keys).
 func writeAtomically(_ text: String, to path: String, permissions: Int) throws {
-    let temporary = path + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8),
-                                         attributes: [.posixPermissions: permissions]) else {
-        throw ClusterError("\(path): cannot write (does the folder exist?)")
-    }
-    guard rename(temporary, path) == 0 else {
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw ClusterError("\(path): cannot move the new file into place")
+    do {
+        try AtomicFile.write(text, to: path, permissions: mode_t(permissions))
+    } catch let failure as AtomicFile.Failure {
+        throw ClusterError("\(failure) (does the folder exist?)")
     }
 }

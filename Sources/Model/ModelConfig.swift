@@ -1,3 +1,4 @@
+import Files
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -268,17 +269,10 @@ public struct ModelConfig: Equatable, Sendable {
         } catch {
             throw ModelError(file: file, "cannot encode model config: \(error.localizedDescription)")
         }
-        let temporary = "\(file).tmp-\(getpid())"
         do {
-            try data.write(to: URL(fileURLWithPath: temporary))
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw ModelError(file: file, "cannot write model config: \(error.localizedDescription)")
-        }
-        guard rename(temporary, file) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw ModelError(file: file, "cannot move model config into place: \(reason)")
+            try AtomicFile.write(Array(data), to: file)
+        } catch let failure as AtomicFile.Failure {
+            throw ModelError(file: file, "cannot write model config: \(failure.reason)")
         }
     }
 

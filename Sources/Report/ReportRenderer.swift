@@ -1,9 +1,5 @@
+import Files
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Renders the final comparison of a run's model variants: a markdown table (`report.md`) and a
 /// bar chart as SVG and PNG (`model_comparison.svg`, `model_comparison.png`).
@@ -42,67 +38,12 @@ public enum ReportRenderer {
             throw ReportError(directory, "cannot create folder: \(error.localizedDescription)")
         }
         for (name, bytes) in files {
-            try writeAtomically(bytes, to: directory.hasSuffix("/") ? directory + name : "\(directory)/\(name)")
-        }
-        syncDirectory(directory)
-    }
-
-    /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        // Unique per call, so two writers of the same folder never share a temporary file.
-        let temporaryPath = "\(directory)/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw ioError(path, "cannot create temporary file '\(temporaryPath)'")
-        }
-        do {
-            try bytes.withUnsafeBytes { buffer in
-                var written = 0
-                while written < buffer.count {
-                    guard let start = buffer.baseAddress else { break }
-                    let result = posixWrite(descriptor, start + written, buffer.count - written)
-                    if result < 0 {
-                        if errno == EINTR { continue }
-                        throw ioError(path, "cannot write temporary file '\(temporaryPath)'")
-                    }
-                    written += result
-                }
+            let path = directory.hasSuffix("/") ? directory + name : "\(directory)/\(name)"
+            do {
+                try AtomicFile.write(bytes, to: path)
+            } catch let failure as AtomicFile.Failure {
+                throw ReportError(path, failure.reason)
             }
-            guard fsync(descriptor) == 0 else { throw ioError(path, "cannot sync temporary file '\(temporaryPath)'") }
-            guard close(descriptor) == 0 else { throw ioError(path, "cannot close temporary file '\(temporaryPath)'") }
-        } catch {
-            close(descriptor)  // may already be closed; EBADF is harmless here
-            unlink(temporaryPath)
-            throw error
-        }
-        guard rename(temporaryPath, path) == 0 else {
-            let failure = ioError(path, "cannot rename temporary file '\(temporaryPath)' into place")
-            unlink(temporaryPath)
-            throw failure
         }
     }
-
-    /// Makes the renames durable; failure only weakens crash safety, so it is not an error.
-    private static func syncDirectory(_ directory: String) {
-        let descriptor = open(directory, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
-    }
-
-    private static func ioError(_ path: String, _ what: String) -> ReportError {
-        ReportError(path, "\(what): \(String(cString: strerror(errno)))")
-    }
-}
-
-/// `write(2)`, named apart from `ReportRenderer.write`, which would otherwise shadow it.
-private func posixWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(descriptor, buffer, count)
-    #else
-    return Darwin.write(descriptor, buffer, count)
-    #endif
 }

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Kernels
 import Model
@@ -223,9 +224,9 @@ public final class Pipeline {
 public func writeJSON(_ object: Any, to path: String) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     do {
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw ModelError(file: path, "cannot write: \(error.localizedDescription)")
+        try AtomicFile.write(Array(data), to: path)
+    } catch let failure as AtomicFile.Failure {
+        throw ModelError(file: path, "cannot write: \(failure.reason)")
     }
 }
 

@@ -211,7 +211,7 @@ final class SafetensorsTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
         XCTAssertThrowsError(try SafetensorsWriter.write([.float32(name: "w", shape: [2], values: [1, 2])], to: target)) { error in
             XCTAssertEqual((error as? ModelError)?.file, target)
-            XCTAssertTrue("\(error)".contains("cannot rename"), "\(error)")
+            XCTAssertTrue("\(error)".contains("cannot move the new file into place"), "\(error)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["occupied"])
 

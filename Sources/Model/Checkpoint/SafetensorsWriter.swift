@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Files
 
 /// Writes safetensors files that the Python `safetensors` library and `SafetensorsFile` read.
 ///
@@ -40,34 +36,17 @@ public enum SafetensorsWriter {
         let ordered = tensors.sorted { $0.name < $1.name }
         let header = try makeHeader(ordered, metadata: metadata, path: path)
 
-        let temporaryPath = "\(path).tmp-\(getpid())"
-        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw ioError(path, "cannot create temporary file '\(temporaryPath)'")
-        }
         do {
-            var lengthField = [UInt8]()
-            withUnsafeBytes(of: UInt64(header.count).littleEndian) { lengthField.append(contentsOf: $0) }
-            try writeAll(descriptor, lengthField, path: path)
-            try writeAll(descriptor, header, path: path)
-            for tensor in ordered {
-                try writeAll(descriptor, tensor.bytes, path: path)
+            try AtomicFile.write(to: path) { file in
+                var lengthField = [UInt8]()
+                withUnsafeBytes(of: UInt64(header.count).littleEndian) { lengthField.append(contentsOf: $0) }
+                try file.write(lengthField)
+                try file.write(header)
+                for tensor in ordered { try file.write(tensor.bytes) }
             }
-            guard fsync(descriptor) == 0 else { throw ioError(path, "cannot sync") }
-            guard close(descriptor) == 0 else {
-                throw ioError(path, "cannot close temporary file")
-            }
-        } catch {
-            close(descriptor)  // may already be closed; EBADF is harmless here
-            unlink(temporaryPath)
-            throw error
+        } catch let failure as AtomicFile.Failure {
+            throw ModelError(file: path, failure.reason)
         }
-        guard rename(temporaryPath, path) == 0 else {
-            let failure = ioError(path, "cannot rename temporary file into place")
-            unlink(temporaryPath)
-            throw failure
-        }
-        syncDirectory(of: path)
     }
 
     /// The JSON header, padded with spaces to a multiple of 8 bytes as the reference writer does.
@@ -131,41 +110,4 @@ public enum SafetensorsWriter {
         }
         return result + "\""
     }
-
-    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var written = 0
-            while written < buffer.count {
-                guard let base = buffer.baseAddress else { return }
-                let result = posixWrite(descriptor, base + written, buffer.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw ioError(path, "cannot write")
-                }
-                written += result
-            }
-        }
-    }
-
-    /// Makes the rename itself durable; failure only weakens crash safety, so it is not an error.
-    private static func syncDirectory(of path: String) {
-        let directory = path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
-        let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
-    }
-
-    private static func ioError(_ path: String, _ what: String) -> ModelError {
-        ModelError(file: path, "\(what): \(String(cString: strerror(errno)))")
-    }
-}
-
-/// `write(2)`, named apart from `SafetensorsWriter.write`, which would otherwise shadow it.
-private func posixWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(descriptor, buffer, count)
-    #else
-    return Darwin.write(descriptor, buffer, count)
-    #endif
 }
