@@ -34,6 +34,7 @@ enum JobPackage {
             sections.append(("state.m", SectionCoding.bytes(of: m)))
             sections.append(("state.v", SectionCoding.bytes(of: v)))
         }
+        if let touched = state.touchedAt { sections.append(("state.touched_at", SectionCoding.bytes(of: touched))) }
         return sections
     }
 
@@ -43,6 +44,13 @@ enum JobPackage {
         if envelope.hasSection("state.m") {
             state.adamM = try SectionCoding.floats(try envelope.section("state.m"), name: "state.m")
             state.adamV = try SectionCoding.floats(try envelope.section("state.v"), name: "state.v")
+        }
+        if envelope.hasSection("state.touched_at") {
+            let touched = try SectionCoding.int32s(try envelope.section("state.touched_at"), name: "state.touched_at")
+            guard touched.allSatisfy({ $0 >= 0 && Int($0) <= optimizerStep }) else {
+                throw WireError.malformedPayload("state.touched_at holds steps outside 0...\(optimizerStep)")
+            }
+            state.touchedAt = touched
         }
         return state
     }

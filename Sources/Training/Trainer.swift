@@ -18,7 +18,8 @@ public struct TrainingOptions: Sendable, Codable {
     public var checkpointEvery = 0
     public var seed: UInt64 = 42
     public var lengthBucketed = false
-    /// Update only the word-embedding rows a batch used (see `AdamW`).
+    /// Update only the word-embedding rows a batch used, applying the steps other rows sat out when
+    /// they are next needed (see `AdamW`); false: dense AdamW over every row each step.
     public var lazyEmbeddings = true
     /// Stop after this many steps in all (quick runs and tests); nil: all epochs.
     public var maxSteps: Int?
@@ -153,6 +154,7 @@ public final class Trainer {
                 // One process: the weights evaluated and saved are these.
             }
         }
+        optimizer.bringAllUpToDate(model)
         return bookkeeping.summary(steps: step, trainer: self)
     }
 
@@ -195,7 +197,10 @@ public final class Trainer {
         let epochEnd = step % stepsPerEpoch == 0
         let evaluate = validation != nil && ((options.evalEvery > 0 && step % options.evalEvery == 0) || epochEnd || step == total)
         let checkpoint = checkpointPath != nil && options.checkpointEvery > 0 && step % options.checkpointEvery == 0
-        if evaluate || checkpoint { try synchronize() }
+        if evaluate || checkpoint {
+            optimizer.bringAllUpToDate(model)
+            try synchronize()
+        }
         if evaluate { try evaluateAndKeepBest() }
         if let path = checkpointPath, checkpoint { try saveCheckpoint(to: path) }
     }
@@ -246,6 +251,8 @@ public final class Trainer {
         batch.origin = (first, globalIndices[..<first].reduce(0) { $0 + train.sequences[$1].count })
         let k = model.config.labelCount
         let hidden = options.hiddenWeight > 0
+        // The rows of the whole batch (every worker brings the same ones, so they stay identical).
+        optimizer.bringUpToDate(model, rows: globalIndices.lazy.flatMap { self.train.sequences[$0] })
         let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(step) &* 0x9E37),
                                    allHiddenStates: hidden)
         var hiddenGradients: [Int: [Float]] = [:]

@@ -2,17 +2,23 @@ import Foundation
 import Model
 
 // A resumable checkpoint is one safetensors file, written to a temporary name then renamed: the
-// parameter arena, AdamW's two moment arenas, the teacher-logit cache, and in the metadata the
+// parameter arena, AdamW's two moment arenas and its rows' last-gradient steps, the teacher-logit cache, and in the metadata the
 // step, the optimizer's step count and the best validation result so far. The data position and
 // every random stream are functions of (seed, epoch, step), so the step is all that is needed.
 
 extension Trainer {
     func saveCheckpoint(to path: String) throws {
+        optimizer.bringAllUpToDate(model)
         var tensors: [SafetensorsWriter.Tensor] = [
             .float32(name: "parameters", shape: [model.parameters.count], values: Array(model.parameters.buffer)),
             .float32(name: "adam.m", shape: [optimizer.m.count], values: Array(optimizer.m.buffer)),
             .float32(name: "adam.v", shape: [optimizer.v.count], values: Array(optimizer.v.buffer)),
         ]
+        if optimizer.lazyEmbeddings {
+            // Steps below 2^24 are exact in float32.
+            tensors.append(.float32(name: "adam.touched_at", shape: [optimizer.touchedAt.count],
+                                    values: optimizer.touchedAt.map(Float.init)))
+        }
         if let cache = logitCache {
             tensors.append(.float32(name: "logit_cache.values", shape: [cache.values.count], values: cache.values))
             tensors.append(.float32(name: "logit_cache.filled", shape: [cache.filled.count], values: cache.filled.map { $0 ? 1 : 0 }))
@@ -52,8 +58,17 @@ extension Trainer {
             try filled.withUnsafeMutableBufferPointer { try file.floats("logit_cache.filled", into: $0) }
             cache.filled = filled.map { $0 != 0 }
         }
+        var touchedAt: [Int32]?
+        if optimizer.lazyEmbeddings, let info = file.info("adam.touched_at"), info.elementCount == optimizer.touchedAt.count {
+            var steps = [Float](repeating: 0, count: info.elementCount)
+            try steps.withUnsafeMutableBufferPointer { try file.floats("adam.touched_at", into: $0) }
+            guard steps.allSatisfy({ $0 >= 0 && $0 <= Float(optimizerStep) && $0 == $0.rounded() }) else {
+                throw ModelError(file: path, "tensor 'adam.touched_at' holds values that are not steps between 0 and \(optimizerStep)")
+            }
+            touchedAt = steps.map { Int32($0) }
+        }
         step = savedStep
-        optimizer.step = optimizerStep
+        optimizer.restart(at: optimizerStep, touchedAt: touchedAt)
         bestAccuracy = file.metadata["best_accuracy"].flatMap(Double.init)
         bestStep = file.metadata["best_step"].flatMap(Int.init)
     }

@@ -58,22 +58,30 @@ public struct TrainerState: Sendable {
     public var parameters: [Float]
     public var adamM: [Float]?
     public var adamV: [Float]?
+    /// With the moments: each word-embedding row's last-gradient step (lazy AdamW; see `AdamW`).
+    public var touchedAt: [Int32]?
 
-    public init(step: Int, optimizerStep: Int, parameters: [Float], adamM: [Float]? = nil, adamV: [Float]? = nil) {
+    public init(step: Int, optimizerStep: Int, parameters: [Float], adamM: [Float]? = nil, adamV: [Float]? = nil,
+                touchedAt: [Int32]? = nil) {
         self.step = step
         self.optimizerStep = optimizerStep
         self.parameters = parameters
         self.adamM = adamM
         self.adamV = adamV
+        self.touchedAt = touchedAt
     }
 }
 
 extension Trainer {
     /// A copy of the state; the moments only when `optimizer` (a checkpoint or a joining worker needs them).
+    /// Lazily updated embedding rows are brought up to date first (which changes no weight's value
+    /// at any later step; see `AdamW`).
     public func exportState(optimizer includeOptimizer: Bool) -> TrainerState {
-        TrainerState(step: step, optimizerStep: optimizer.step, parameters: Array(model.parameters.buffer),
-                     adamM: includeOptimizer ? Array(optimizer.m.buffer) : nil,
-                     adamV: includeOptimizer ? Array(optimizer.v.buffer) : nil)
+        optimizer.bringAllUpToDate(model)
+        return TrainerState(step: step, optimizerStep: optimizer.step, parameters: Array(model.parameters.buffer),
+                            adamM: includeOptimizer ? Array(optimizer.m.buffer) : nil,
+                            adamV: includeOptimizer ? Array(optimizer.v.buffer) : nil,
+                            touchedAt: includeOptimizer && optimizer.lazyEmbeddings ? optimizer.touchedAt : nil)
     }
 
     /// Replaces the parameters (and the moments and counters when the state has them).
@@ -88,7 +96,7 @@ extension Trainer {
             }
             _ = m.withUnsafeBufferPointer { optimizer.m.buffer.update(fromContentsOf: $0) }
             _ = v.withUnsafeBufferPointer { optimizer.v.buffer.update(fromContentsOf: $0) }
-            optimizer.step = state.optimizerStep
+            optimizer.restart(at: state.optimizerStep, touchedAt: state.touchedAt)
             step = state.step
         }
     }
@@ -96,7 +104,7 @@ extension Trainer {
     /// Sets the step counters without touching weights (a worker told where the run is).
     public func setCounters(step: Int, optimizerStep: Int) {
         self.step = step
-        optimizer.step = optimizerStep
+        if optimizer.step != optimizerStep { optimizer.restart(at: optimizerStep, touchedAt: nil) }
     }
 
     public var optimizerStep: Int { optimizer.step }
@@ -105,7 +113,12 @@ extension Trainer {
     public func evaluateNow() throws { try evaluateAndKeepBest() }
 
     /// Checksum of the parameter arena (bit-identical weights give equal checksums).
-    public var parameterChecksum: UInt64 { model.parameters.checksum() }
+    /// Lazily updated embedding rows are brought up to date first, so workers that caught up
+    /// different rows along the way agree.
+    public var parameterChecksum: UInt64 {
+        optimizer.bringAllUpToDate(model)
+        return model.parameters.checksum()
+    }
 }
 
 extension Trainer {

@@ -42,6 +42,7 @@ struct BenchTrainStep: ParsableCommand {
             var timed = 0.0, tokens = 0, flops = 0.0, lastLoss: Float = 0
             for (s, (batch, labels)) in batches.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
+                optimizer.bringUpToDate(classifier, rows: batch.ids)
                 let logits = classifier.forward(batch, dropoutSeed: seed &+ UInt64(s))
                 var dlogits = [Float](repeating: 0, count: logits.count)
                 lastLoss = dlogits.withUnsafeMutableBufferPointer {
