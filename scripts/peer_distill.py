@@ -17,10 +17,11 @@ The teacher is frozen and in eval mode, so its logits are computed once per trai
 before training (the same numbers each epoch would recompute). Prints progress lines and, at the
 end, one JSON line with the dev accuracy of teacher and student.
 """
-import argparse, copy, json, random, sys, time
+import argparse, copy, json, random, time
 import torch
 import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from peer_data import epoch_order, read_tsv, split
 
 p = argparse.ArgumentParser()
 p.add_argument("--teacher", required=True)
@@ -41,26 +42,9 @@ torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
 
 
-def read(path):
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    for number, line in enumerate(lines[1:], 2):
-        fields = line.split("\t")
-        if len(fields) != 2 or not fields[1].strip().isdigit():
-            sys.exit(f"{path}:{number}: expected 'sentence<TAB>label', got {line[:80]!r}")
-        rows.append((fields[0], int(fields[1])))
-    return rows
-
-
-rows = read(a.train)
 rng = random.Random(a.seed)
-rng.shuffle(rows)
-if a.max_train_examples:
-    rows = rows[:a.max_train_examples]
-held = max(1, int(0.02 * len(rows)))
-valid, train = rows[:held], rows[held:]
-dev = read(a.eval)
+valid, train = split(read_tsv(a.train), rng, a.max_train_examples)
+dev = read_tsv(a.eval)
 tok = AutoTokenizer.from_pretrained(a.teacher)
 teacher = AutoModelForSequenceClassification.from_pretrained(a.teacher).eval()
 layers = [int(x) for x in a.layers.split(",")]
@@ -103,14 +87,7 @@ print(f"teacher logits for {len(train)} sentences in {time.time() - start:.0f} s
 
 
 def epoch_batches():
-    order = list(range(len(train)))
-    rng.shuffle(order)
-    bucket = 50 * a.batch_size
-    for s in range(0, len(order), bucket):
-        order[s:s + bucket] = sorted(order[s:s + bucket], key=lambda i: lengths[i])
-    batches = [order[i:i + a.batch_size] for i in range(0, len(order), a.batch_size)]
-    rng.shuffle(batches)
-    return batches
+    return epoch_order(lengths, a.batch_size, rng)
 
 
 opt = torch.optim.Adam(student.parameters(), lr=a.learning_rate)

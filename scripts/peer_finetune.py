@@ -17,6 +17,7 @@ shuffled. Reports accuracy on the evaluation file at the end
 import argparse, copy, json, random, time
 import torch
 from transformers import BertForSequenceClassification, BertTokenizerFast, get_linear_schedule_with_warmup
+from peer_data import epoch_order, read_tsv, split
 
 p = argparse.ArgumentParser()
 p.add_argument("--model", required=True)
@@ -31,15 +32,9 @@ p.add_argument("--length-bucketed", action="store_true")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
-read = lambda f: [(l.split("\t")[0], int(l.rstrip("\n").split("\t")[1])) for l in open(f, encoding="utf-8").read().splitlines()[1:]]
-rows = read(a.train)
 rng = random.Random(a.seed)
-rng.shuffle(rows)
-if a.max_train_examples:
-    rows = rows[:a.max_train_examples]
-held = max(1, int(0.02 * len(rows)))
-valid, train = rows[:held], rows[held:]
-dev = read(a.eval)
+valid, train = split(read_tsv(a.train), rng, a.max_train_examples)
+dev = read_tsv(a.eval)
 tok = BertTokenizerFast.from_pretrained(a.model)
 model = BertForSequenceClassification.from_pretrained(a.model, num_labels=2)
 opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
@@ -63,16 +58,7 @@ lengths = [len(ids) for ids in tok([t for t, _ in train], truncation=True, max_l
 
 
 def epoch_batches():
-    order = list(range(len(train)))
-    rng.shuffle(order)
-    if a.length_bucketed:
-        bucket = 50 * 32
-        for s in range(0, len(order), bucket):
-            order[s:s + bucket] = sorted(order[s:s + bucket], key=lambda i: lengths[i])  # stable: ties keep order
-    batches = [order[i:i + 32] for i in range(0, len(order), 32)]
-    if a.length_bucketed:
-        rng.shuffle(batches)
-    return [[train[i] for i in b] for b in batches]
+    return [[train[i] for i in b] for b in epoch_order(lengths, 32, rng, a.length_bucketed)]
 
 
 best, best_state, step, start = -1.0, None, 0, time.time()

@@ -2,6 +2,7 @@
 import Foundation
 import XCTest
 @testable import Cluster
+import Training
 
 /// The pieces of the coordinator/worker protocol that need no processes: envelopes, launcher
 /// variables, key files.
@@ -23,6 +24,24 @@ final class ClusterUnitTests: XCTestCase {
         lying[0] = 0xFF; lying[1] = 0xFF
         XCTAssertThrowsError(try Envelope<ClusterMessages.Step>.decode(lying))
         XCTAssertThrowsError(try Envelope<ClusterMessages.Step>.decode([1, 0]))
+    }
+
+    /// Trainer state travels with the rows' last-gradient steps; steps after the state's own are refused.
+    func testStateSectionsRoundTripAndRefuseImpossibleSteps() throws {
+        let header = ClusterMessages.Checksum(session: 1, step: 5, checksum: 0)
+        let state = TrainerState(step: 5, optimizerStep: 5, parameters: [1, 2, 3], adamM: [0.1, 0.2, 0.3],
+                                 adamV: [0.01, 0.02, 0.03], touchedAt: [0, 5, 3])
+        let back = try JobPackage.state(from: Envelope(header, sections: JobPackage.stateSections(state)),
+                                        step: 5, optimizerStep: 5)
+        XCTAssertEqual(back.parameters, [1, 2, 3])
+        XCTAssertEqual(back.adamV, [0.01, 0.02, 0.03])
+        XCTAssertEqual(back.touchedAt, [0, 5, 3])
+        var bad = state
+        bad.touchedAt = [0, 6, 3]
+        XCTAssertThrowsError(try JobPackage.state(from: Envelope(header, sections: JobPackage.stateSections(bad)),
+                                                  step: 5, optimizerStep: 5)) { error in
+            XCTAssertTrue("\(error)".contains("state.touched_at"), "\(error)")
+        }
     }
 
     func testRandomEnvelopesNeverCrash() throws {

@@ -121,7 +121,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(resumed.bestAccuracy, straight.bestAccuracy)
     }
 
-    func testResumeRefusesACheckpointOfAnotherRun() throws {
+    /// A fine-tuning run on a synthetic task stopped after 2 steps, with its checkpoint at `path`.
+    func checkpointAfterTwoSteps() throws -> (train: EncodedDataset, options: TrainingOptions, path: String) {
         let train = syntheticTask(count: 40, seed: 6)
         var options = TrainingOptions()
         options.batchSize = 8
@@ -131,6 +132,36 @@ final class TrainerTests: XCTestCase {
                             options: options, checkpointPath: path)
         first.progress.quiet = true
         _ = try first.run(until: 2)
+        return (train, options, path)
+    }
+
+    /// A checkpoint whose rows' last-gradient steps are not steps of the run is refused by name,
+    /// and the file is left as it was.
+    func testResumeRefusesCorruptLastGradientSteps() throws {
+        let (train, options, path) = try checkpointAfterTwoSteps()
+        // Rewrite the checkpoint with one row's last-gradient step after the checkpoint's step.
+        let file = try SafetensorsFile(path: path)
+        XCTAssertNotNil(file.info("adam.touched_at"))
+        let tensors = try file.names.map { name -> SafetensorsWriter.Tensor in
+            var values = [Float](repeating: 0, count: file.info(name)!.elementCount)
+            try values.withUnsafeMutableBufferPointer { try file.floats(name, into: $0) }
+            if name == "adam.touched_at" { values[7] = 99 }
+            return .float32(name: name, shape: file.info(name)!.shape, values: values)
+        }
+        try SafetensorsWriter.write(tensors, metadata: file.metadata, to: path)
+        let written = try Data(contentsOf: URL(fileURLWithPath: path))
+        let resumed = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: nil,
+                              options: options, checkpointPath: path)
+        XCTAssertThrowsError(try resumed.run(resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("adam.touched_at"), "\(error)")
+            XCTAssertTrue("\(error)".contains(path), "\(error)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), written, "the checkpoint is left as it was")
+    }
+
+    func testResumeRefusesACheckpointOfAnotherRun() throws {
+        let (train, checkpointed, path) = try checkpointAfterTwoSteps()
+        var options = checkpointed
         options.seed = 7
         let other = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: nil,
                             options: options, checkpointPath: path)
