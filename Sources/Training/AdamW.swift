@@ -182,13 +182,20 @@ public final class AdamW {
                 }
             }
         }
-        // Beyond the horizon only the weight decay acts, one step at a time as in dense AdamW.
+        // Beyond the horizon only the weight decay acts, one step at a time as in dense AdamW (a
+        // pass over the row per step: the row stays in L1 and the lanes are independent).
         let decayStart = max(current, pullEnd)
         if weightDecay != 0, target > decayStart {
-            for i in 0..<width {
-                var pi = p[i]
-                for s in (decayStart + 1)...target { pi *= decays[s] }
-                p[i] = pi
+            typealias Lanes = SIMD8<Float>
+            for s in (decayStart + 1)...target {
+                let decay = decays[s]
+                var i = 0
+                while i + Lanes.scalarCount <= width {
+                    let pv = UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self) * decay
+                    UnsafeMutableRawPointer(p + i).storeBytes(of: pv, as: Lanes.self)
+                    i += Lanes.scalarCount
+                }
+                while i < width { p[i] *= decay; i += 1 }
             }
         }
         self.current[row] = Int32(target)
