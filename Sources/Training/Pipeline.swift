@@ -93,6 +93,7 @@ public final class Pipeline {
             o.warmupFraction = config.finetune.warmup
             o.linearDecay = true
             o.weightDecay = Float(config.finetune.weightDecay)
+            o.traceSteps = config.traceSteps
             o.evalEvery = config.finetune.evalEvery
             o.checkpointEvery = config.checkpointEvery
             o.seed = config.seed
@@ -138,6 +139,7 @@ public final class Pipeline {
         o.lengthBucketed = config.lengthBucketed
         o.hiddenWeight = Float(config.distill.hiddenWeight)
         o.linearDecay = config.distill.schedule == "linear"
+        o.traceSteps = config.traceSteps
         log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
         let job = TrainingJob(phase: "student", modelFolder: path("teacher"), labelNames: train.labelNames,

@@ -50,6 +50,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var checkpointEvery = 500
     /// Sentences timed at batch 1 per model variant in the evaluation stage (`VariantEvaluation`).
     public var latencySentences = 200
+    /// Log every training step's example indices and losses to metrics.jsonl (`kind: step`), for
+    /// replaying a run step by step in another framework (`scripts/peer_trajectory.py`).
+    public var traceSteps = false
     public var finetune = FineTune()
     public var distill = Distill()
 
@@ -103,7 +106,7 @@ extension PipelineConfig {
         case labelColumn = "label_column", skipBadRows = "skip_bad_rows", maxLength = "max_length", seed, threads
         case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
         case checkpointEvery = "checkpoint_every", finetune, distill
-        case latencySentences = "latency_sentences"
+        case latencySentences = "latency_sentences", traceSteps = "trace_steps"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -126,6 +129,7 @@ extension PipelineConfig {
         finetune = try c.decodeIfPresent(FineTune.self, forKey: .finetune) ?? finetune
         distill = try c.decodeIfPresent(Distill.self, forKey: .distill) ?? distill
         latencySentences = try c.decodeIfPresent(Int.self, forKey: .latencySentences) ?? latencySentences
+        traceSteps = try c.decodeIfPresent(Bool.self, forKey: .traceSteps) ?? traceSteps
     }
 
     /// Checks values a run would otherwise trip over late; the message names the key.

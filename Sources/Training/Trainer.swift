@@ -29,6 +29,8 @@ public struct TrainingOptions: Sendable, Codable {
     /// backward pass has finished them, while it goes on with the layers below.
     public var overlapCommunication = true
     public var evalBatchSize = 64
+    /// Log each step's global example indices and losses (`kind: step` in metrics.jsonl).
+    public var traceSteps = false
 
     public init() {}
 }
@@ -66,6 +68,8 @@ public final class Trainer {
     let batcher: Batcher
     let checkpointPath: String?
     let metrics: MetricsLog?
+    /// The run's name for this stage ("teacher", "student"): the `phase` of its metrics records.
+    let phase: String
     /// Called with the model and its validation metrics whenever they are the best so far.
     let onBest: (SequenceClassifier, ClassificationMetrics) throws -> Void
     public let progress: Progress
@@ -100,6 +104,7 @@ public final class Trainer {
         self.checkpointPath = communicator.rank == 0 ? checkpointPath : nil
         self.metrics = communicator.rank == 0 ? metrics : nil
         self.onBest = onBest
+        self.phase = label
         if case .distill(let teacher, _, _) = mode, options.hiddenWeight == 0 {
             logitCache = LogitCache(count: train.sequences.count, classes: teacher.config.labelCount)
         } else {
@@ -186,12 +191,16 @@ public final class Trainer {
         b.windowTokens += indices.reduce(0) { $0 + train.sequences[$1].count }
         if step % 10 == 0 || step == total {
             let seconds = Date().timeIntervalSince(b.windowStart)
-            metrics?.append(["kind": "train", "step": step, "epoch": Double(step) / Double(stepsPerEpoch),
+            metrics?.append(["kind": "train", "phase": phase, "step": step, "epoch": Double(step) / Double(stepsPerEpoch),
                              "loss": Double(value.total), "ce": Double(value.crossEntropy), "kl": Double(value.kl),
                              "lr": Double(optimizer.learningRate),
                              "examples_per_s": Double(b.windowExamples) / max(seconds, 1e-9),
                              "tokens_per_s": Double(b.windowTokens) / max(seconds, 1e-9)])
             b.windowStart = Date(); b.windowExamples = 0; b.windowTokens = 0
+        }
+        if options.traceSteps {
+            metrics?.append(["kind": "step", "phase": phase, "step": step, "examples": indices, "loss": Double(value.total),
+                             "ce": Double(value.crossEntropy), "kl": Double(value.kl), "lr": Double(optimizer.learningRate)])
         }
         progress.update(step, status: String(format: "loss %.4f", value.total))
         let epochEnd = step % stepsPerEpoch == 0
@@ -357,7 +366,7 @@ public final class Trainer {
     func evaluateAndKeepBest() throws {
         guard let validation else { return }
         let result = Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize)
-        var record: [String: Any] = ["kind": "eval", "step": step]
+        var record: [String: Any] = ["kind": "eval", "phase": phase, "step": step]
         for (key, value) in result.metrics.jsonObject { record[key] = value }
         metrics?.append(record)
         progress.note(String(format: "step %d: validation accuracy %.4f, macro-F1 %.4f", step,

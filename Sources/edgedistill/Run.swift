@@ -29,6 +29,8 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("label-column")) var labelColumn: String?
     @Flag(name: .customLong("skip-bad-rows"), help: "Skip and count malformed rows instead of stopping.") var skipBadRows = false
     @Flag(help: "Continue an interrupted run from its checkpoints.") var resume = false
+    @Flag(name: .customLong("trace-steps"), help: "Log each step's example indices and losses to metrics.jsonl (see scripts/peer_trajectory.py).")
+    var traceSteps = false
     @Flag(help: "Print report.json on stdout instead of a summary.") var json = false
 
     enum Profile: String, ExpressibleByArgument, CaseIterable {
@@ -81,6 +83,7 @@ struct PipelineOptions: ParsableArguments {
         if let textColumn { c.textColumn = textColumn }
         if let labelColumn { c.labelColumn = labelColumn }
         if skipBadRows { c.skipBadRows = true }
+        if traceSteps { c.traceSteps = true }
         return c
     }
 

@@ -21,7 +21,8 @@ final class PipelineCommandTests: CLITestCase {
           schedule: linear
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try run(["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev,
-                              "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1"])
+                              "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1",
+                              "--trace-steps"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("retention"), "summary: \(result.stdout)")
         for name in ["teacher/config.json", "teacher/model.safetensors", "teacher/vocab.txt", "teacher/tokenizer_config.json",
@@ -60,6 +61,7 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertGreaterThan(rates.count, 1)
         XCTAssertEqual(rates, rates.sorted(by: >), "the distillation rate decays: \(rates)")
         XCTAssertLessThan(rates.last ?? 1, 0.5e-3, "the distillation rate decays towards 0: \(rates)")
+        try checkStepTrace(lines, trainLines: trainLines, examples: 320 - 6, batchSize: 16, epochs: 2)
 
         // eval agrees with the report.
         let eval = try run(["eval", "--model", out + "/student", "--data", dev, "--json", "--threads", "1"])
@@ -74,6 +76,27 @@ final class PipelineCommandTests: CLITestCase {
                              "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1", "--resume"])
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stderr.contains("already fine-tuned"), again.stderr)
+    }
+
+    /// `--trace-steps`: every distillation step is logged with its examples (each epoch uses every
+    /// training example once) and the losses the periodic `train` lines report for the same step.
+    private func checkStepTrace(_ lines: [Substring], trainLines: [[String: Any]], examples: Int, batchSize: Int,
+                                epochs: Int) throws {
+        let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(Set(records.compactMap { $0["phase"] as? String }), ["teacher", "student"])
+        let trace = records.filter { $0["kind"] as? String == "step" && $0["phase"] as? String == "student" }
+        let perEpoch = (examples + batchSize - 1) / batchSize
+        XCTAssertEqual(trace.map { $0["step"] as? Int ?? 0 }, Array(1...(perEpoch * epochs)))
+        for epoch in 0..<epochs {
+            let used = trace[(epoch * perEpoch)..<((epoch + 1) * perEpoch)].flatMap { $0["examples"] as? [Int] ?? [] }
+            XCTAssertEqual(used.sorted(), Array(0..<examples), "epoch \(epoch + 1) uses every example once")
+        }
+        let periodic = trainLines.filter { $0["phase"] as? String == "student" }
+        XCTAssertFalse(periodic.isEmpty)
+        for line in periodic {
+            let step = try XCTUnwrap(line["step"] as? Int)
+            XCTAssertEqual(trace[step - 1]["loss"] as? Double, line["loss"] as? Double, "step \(step)")
+        }
     }
 
     /// A run killed mid-way (in either phase) and resumed ends with the very files of a run that
