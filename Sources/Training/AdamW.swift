@@ -23,9 +23,11 @@ import Model
 ///     m_s = m_τ β1^(s-τ),   v_s = v_τ β2^(s-τ)
 ///     p_s = p_(s-1) (1 - lr_s wd) - lr_s / (1 - β1^s) · m_s / (sqrt(v_s / (1 - β2^s)) + eps)
 ///
-/// with the powers taken from tables. Once β1^(s-τ) < 1e-6 (`horizon`, 132 steps at β1 = 0.9)
-/// only the weight decay remains: what the moment would still add sums to under 3.2e-5 · lr per
-/// weight (1.6e-9 at 5e-5, below the rounding step of a typical weight).
+/// with the powers taken from tables. Once β1^(s-τ) < 1e-12 (`horizon`, 263 steps at β1 = 0.9)
+/// only the weight decay remains: what the moment would still add is below 1e-10 · lr per weight,
+/// and runs cut at 263 and at 1,000 steps give the same bits. (A cut at 1e-6, 132 steps, moved
+/// weights by a fraction of a rounding step, and that was enough for a 500-step run to drift from
+/// dense Adam's and PyTorch's trajectory after 236 steps: `scripts/peer_trajectory.py`.)
 ///
 /// Every step is computed from (τ, s) alone, so bringing a row up to date in several pieces gives
 /// bit for bit the weights of doing it once: where and how often rows are caught up changes nothing,
@@ -34,11 +36,17 @@ import Model
 public final class AdamW {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    /// The betas as given (PyTorch keeps them as Python floats, i.e. Double), for the bias corrections
+    /// and the moments' (1 - β) weights, which are computed in Double and rounded once, as PyTorch does.
+    /// (In Float, 1 - β2 is off by 1.3e-5 relative and 1 - β2^s by about as much: a systematic error in
+    /// every update, enough to make a run drift measurably from PyTorch's; `scripts/peer_trajectory.py`.)
+    let exactBeta1: Double, exactBeta2: Double
+    let oneMinusBeta1: Float, oneMinusBeta2: Float
     public let lazyEmbeddings: Bool
     public private(set) var step = 0
     let m: Arena, v: Arena
 
-    /// Steps after a row's last gradient during which its moment still moves it (β1^horizon < 1e-6).
+    /// Steps after a row's last gradient during which its moment still moves it (β1^horizon < 1e-12).
     public let horizon: Int
     /// Per word-embedding row: the step of its last gradient, and the step its weights are current to.
     /// (Raw buffers: rows are caught up on several threads at once, each row by one thread.)
@@ -50,16 +58,18 @@ public final class AdamW {
 
     let words: (offset: Int, rows: Int, width: Int)
 
-    public init(model: SequenceClassifier, learningRate: Float = 5e-5, beta1: Float = 0.9, beta2: Float = 0.999,
+    public init(model: SequenceClassifier, learningRate: Float = 5e-5, beta1: Double = 0.9, beta2: Double = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0.01, lazyEmbeddings: Bool = false) {
         self.learningRate = learningRate
-        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
+        self.beta1 = Float(beta1); self.beta2 = Float(beta2); self.epsilon = epsilon; self.weightDecay = weightDecay
+        exactBeta1 = beta1; exactBeta2 = beta2
+        oneMinusBeta1 = Float(1 - beta1); oneMinusBeta2 = Float(1 - beta2)
         self.lazyEmbeddings = lazyEmbeddings
         m = Arena(count: model.layout.count)
         v = Arena(count: model.layout.count)
         let table = model.layout["embeddings.word_embeddings.weight"]!
         words = (table.offset, table.shape[0], table.count / table.shape[0])
-        horizon = beta1 > 0 && beta1 < 1 ? Int((Foundation.log(1e-6) / Foundation.log(Double(beta1))).rounded(.up)) : 0
+        horizon = beta1 > 0 && beta1 < 1 ? Int((Foundation.log(1e-12) / Foundation.log(beta1)).rounded(.up)) : 0
         let rows = lazyEmbeddings ? words.rows : 0
         touched = .allocate(capacity: rows); touched.initialize(repeating: 0)
         current = .allocate(capacity: rows); current.initialize(repeating: 0)
@@ -77,9 +87,10 @@ public final class AdamW {
     /// Applies one update from the model's accumulated gradients.
     public func update(_ model: SequenceClassifier) {
         step += 1
-        let correction1 = 1 - pow(beta1, Float(step)), correction2 = 1 - pow(beta2, Float(step))
-        stepSizes.append(learningRate / correction1)
-        rootCorrections.append(correction2.squareRoot())
+        let correction1 = 1 - Foundation.pow(exactBeta1, Double(step))
+        let correction2 = 1 - Foundation.pow(exactBeta2, Double(step))
+        stepSizes.append(Float(Double(learningRate) / correction1))
+        rootCorrections.append(Float(correction2.squareRoot()))
         decays.append(1 - learningRate * weightDecay)
         guard lazyEmbeddings else {
             adamStep(model, range: 0..<model.layout.count)
@@ -207,7 +218,7 @@ public final class AdamW {
     @inline(__always)
     private func adamStep(_ model: SequenceClassifier, range: Range<Int>, decayed1: Float = 1, decayed2: Float = 1) {
         let p = model.parameters.base, g = model.gradients.base, m = m.base, v = v.base
-        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        let (b1, b2, c1, c2, eps) = (beta1, beta2, oneMinusBeta1, oneMinusBeta2, epsilon)
         let (stepSize, rootCorrection2, decay) = (stepSizes[step], rootCorrections[step], decays[step])
         parallelFor(range.count, minimumPerThread: 16384) { part in
             var i = range.lowerBound + part.lowerBound
@@ -219,8 +230,8 @@ public final class AdamW {
                 let grad = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
                 let mOld = UnsafeRawPointer(m + i).loadUnaligned(as: Lanes.self) * decayed1
                 let vOld = UnsafeRawPointer(v + i).loadUnaligned(as: Lanes.self) * decayed2
-                let mi = b1 * mOld + (1 - b1) * grad
-                let vi = b2 * vOld + (1 - b2) * grad * grad
+                let mi = b1 * mOld + c1 * grad
+                let vi = b2 * vOld + c2 * grad * grad
                 UnsafeMutableRawPointer(m + i).storeBytes(of: mi, as: Lanes.self)
                 UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: Lanes.self)
                 let old = UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
@@ -230,8 +241,8 @@ public final class AdamW {
             }
             while i < end {
                 let grad = g[i]
-                let mi = b1 * (m[i] * decayed1) + (1 - b1) * grad
-                let vi = b2 * (v[i] * decayed2) + (1 - b2) * grad * grad
+                let mi = b1 * (m[i] * decayed1) + c1 * grad
+                let vi = b2 * (v[i] * decayed2) + c2 * grad * grad
                 m[i] = mi; v[i] = vi
                 p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps)
                 i += 1
@@ -244,18 +255,9 @@ public final class AdamW {
         guard beta2Powers.count < count else { return }
         let target = max(count, 2 * beta2Powers.count)
         for age in beta2Powers.count..<target {
-            beta1Powers.append(age <= horizon ? Float(Foundation.pow(Double(beta1), Double(age))) : 0)
-            beta2Powers.append(Float(Foundation.pow(Double(beta2), Double(age))))
-            beta2Roots.append(Float(Foundation.pow(Double(beta2), Double(age) / 2)))
+            beta1Powers.append(age <= horizon ? Float(Foundation.pow(exactBeta1, Double(age))) : 0)
+            beta2Powers.append(Float(Foundation.pow(exactBeta2, Double(age))))
+            beta2Roots.append(Float(Foundation.pow(exactBeta2, Double(age) / 2)))
         }
     }
-}
-
-@inline(__always)
-func pow(_ x: Float, _ y: Float) -> Float {
-    var r: Float = 1
-    var i = Int(y)
-    var b = x
-    while i > 0 { if i & 1 == 1 { r *= b }; b *= b; i >>= 1 }
-    return r
 }
