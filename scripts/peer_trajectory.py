@@ -16,7 +16,8 @@ head), runs torch.optim.Adam with the same rate on the same batches, and reports
     rounding differences compound);
   - at the step whose student EdgeDistill kept (its best evaluation), the distance between the two
     students, per tensor, relative to how far training moved that tensor:
-    |ours - torch| / |torch - start|.
+    |ours - torch| / |torch - start|, and over all weights but the attention key biases (whose
+    gradient is zero in exact arithmetic: see `no_gradient`).
 An algorithmic difference (a wrong gradient, optimizer step, loss or batch) shows as a loss gap that
 grows from the first steps and a relative distance near 1; rounding alone stays orders of magnitude below.
 
@@ -46,6 +47,9 @@ def fail(message):
     sys.exit(f"peer_trajectory: {message}")
 
 
+for name in ("run_config.json", "metrics.jsonl", "teacher", "student"):
+    if not os.path.exists(os.path.join(a.run, name)):
+        fail(f"{a.run} has no {name}: expected the folder of a finished `edgedistill distill --trace-steps` run")
 config = json.load(open(os.path.join(a.run, "run_config.json")))
 records = [json.loads(line) for line in open(os.path.join(a.run, "metrics.jsonl"))]
 steps = [r for r in records if r.get("kind") == "step" and r.get("phase") == "student"]
@@ -119,16 +123,25 @@ if missing:
     fail(f"{a.run}/student has no tensor {missing[0]}")
 
 
+def no_gradient(name):
+    """The key bias: softmax ignores a constant added to all of a query's scores, so its gradient is
+    exactly zero in exact arithmetic, and in float32 Adam turns the rounding noise into steps of
+    about the learning rate, on both sides. Left out of the distance over all weights."""
+    return name.endswith("attention.k_lin.bias")
+
+
 def distance(x, y):
-    """Per tensor, |x - y| relative to how far `y` moved from the start; and over all weights."""
+    """Per tensor, |x - y| relative to how far `y` moved from the start; and over all weights that
+    have a gradient."""
     tensors = []
     for name in y:
         moved, gap = (y[name] - start[name]).norm().item(), (x[name] - y[name]).norm().item()
         tensors.append({"tensor": name, "moved": moved, "gap": gap, "relative_gap": gap / moved if moved > 0 else 0.0,
-                        "max_abs_gap": (x[name] - y[name]).abs().max().item()})
+                        "max_abs_gap": (x[name] - y[name]).abs().max().item(), "no_gradient": no_gradient(name)})
     tensors.sort(key=lambda t: -t["relative_gap"])
-    everything = math.sqrt(sum(t["gap"] ** 2 for t in tensors)) / math.sqrt(sum(t["moved"] ** 2 for t in tensors))
-    return everything, tensors
+    kept = [t for t in tensors if not t["no_gradient"]]
+    everything = math.sqrt(sum(t["gap"] ** 2 for t in kept)) / math.sqrt(sum(t["moved"] ** 2 for t in kept))
+    return everything, kept + [t for t in tensors if t["no_gradient"]]
 
 
 def loss_gaps(x, y):
