@@ -36,9 +36,10 @@ def main(folders):
         sys.exit(__doc__)
     for folder in folders:
         found = phases(f"{folder}/metrics.jsonl")
-        # A run given a fine-tuned teacher has only the student's phase.
-        names = ["teacher", "student"] if len(found) == 2 else [f"phase {i + 1}" for i in range(len(found))]
-        for name, records in zip(names, found):
+        for i, records in enumerate(found):
+            # Records name their phase since the step traces came in; older runs are named by position
+            # (a run given a fine-tuned teacher has only the student's phase).
+            name = records[0].get("phase") or (["teacher", "student"][i] if len(found) == 2 else f"phase {i + 1}")
             accuracies = [r["accuracy"] for r in records]
             best = max(records, key=lambda r: r["accuracy"])
             tail = accuracies[-max(1, len(accuracies) // 3):]
