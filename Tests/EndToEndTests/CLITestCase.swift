@@ -28,24 +28,10 @@ class CLITestCase: XCTestCase {
         return debug
     }
 
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
+    typealias Result = ProcessResult
 
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        try runToEnd(try binary(), arguments, environment: environment)
     }
 
     /// A copy of the tiny DistilBERT fixture with a 120-token vocabulary so it can tokenize.

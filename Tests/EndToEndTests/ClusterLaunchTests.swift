@@ -6,20 +6,9 @@ final class ClusterLaunchTests: CLITestCase {
     private func launch(_ arguments: [String], hosts: String) throws -> Result {
         let file = scratch.appendingPathComponent("hosts.txt")
         try hosts.write(to: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Self.packageRoot.appendingPathComponent("cluster/launch.sh").path, "--hosts", file.path] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["EDGEDISTILL_BIN": "/opt/edgedistill/bin/edgedistill"]) { $1 }
-        process.currentDirectoryURL = scratch
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return try runToEnd(URL(fileURLWithPath: "/bin/bash"),
+                            [Self.packageRoot.appendingPathComponent("cluster/launch.sh").path, "--hosts", file.path] + arguments,
+                            environment: ["EDGEDISTILL_BIN": "/opt/edgedistill/bin/edgedistill"], directory: scratch)
     }
 
     func testDryRunStartsTheCoordinatorOnTheFirstHostAndSlotsWorkersPerHost() throws {
@@ -84,19 +73,12 @@ final class ClusterLaunchTests: CLITestCase {
         let file = scratch.appendingPathComponent("hosts.txt")
         try "localhost slots=2\n".write(to: file, atomically: true, encoding: .utf8)
         for (binary, status) in [("/bin/echo", Int32(0)), ("/bin/false", Int32(1))] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [Self.packageRoot.appendingPathComponent("cluster/launch.sh").path, "--hosts", file.path,
-                                 "--ssh", fakeSSH.path, "--insecure", "--", "--seed", "3"]
-            process.environment = ProcessInfo.processInfo.environment.merging(["EDGEDISTILL_BIN": binary]) { $1 }
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, status, stderr)
+            let result = try runToEnd(URL(fileURLWithPath: "/bin/bash"),
+                                      [Self.packageRoot.appendingPathComponent("cluster/launch.sh").path, "--hosts", file.path,
+                                       "--ssh", fakeSSH.path, "--insecure", "--", "--seed", "3"],
+                                      environment: ["EDGEDISTILL_BIN": binary])
+            let stdout = result.stdout, stderr = result.stderr
+            XCTAssertEqual(result.status, status, stderr)
             if status == 0 {
                 XCTAssertTrue(stdout.contains("[coordinator@localhost] coordinator --bind tcp://localhost:29400 --workers 2 --insecure --seed 3"), stdout)
                 XCTAssertTrue(stdout.contains("[worker@localhost#1] worker --connect tcp://localhost:29400"), stdout)

@@ -8,21 +8,7 @@ import Model
 final class QuantizationCommandTests: CLITestCase {
     /// Runs the binary with `input` on standard input.
     func run(_ arguments: [String], input: Data) throws -> Result {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        let stdin = Pipe(), out = Pipe(), err = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        try runToEnd(try binary(), arguments, input: input)
     }
 
     func jsonLines(_ text: String) throws -> [[String: Any]] {
