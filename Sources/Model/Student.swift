@@ -7,6 +7,16 @@ extension SequenceClassifier {
         (0..<count).map { $0 * total / max(count, 1) }
     }
 
+    /// The teacher hidden state each student layer's output is pulled towards by hidden-state
+    /// distillation, as a count of teacher layers (`hiddenStates(after:)`): the input of the teacher
+    /// layer the next student layer was taken from, so each student layer learns to hand the next
+    /// one what that layer was trained to read, and for the last student layer the teacher's last
+    /// hidden state, the one the shared classification head reads (the last-to-last pairing of
+    /// DistilBERT's cosine loss and TinyBERT's layer map). [0, 3] of 6 gives [3, 6].
+    public static func hiddenStateTargets(layers: [Int], teacherLayerCount: Int) -> [Int] {
+        layers.indices.map { $0 + 1 < layers.count ? layers[$0 + 1] : teacherLayerCount }
+    }
+
     /// A smaller model of the same type made of the teacher's embeddings, the chosen layers
     /// (in the order given) and its head.
     public func student(layers chosen: [Int]) throws -> SequenceClassifier {

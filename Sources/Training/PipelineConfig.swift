@@ -22,7 +22,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         /// Number of student layers, taken evenly spaced from the teacher unless `layers` is set.
         public var studentLayers = 2
         public var layers: [Int]?
-        /// Weight of the hidden-state MSE between student layers and the teacher layers they came from.
+        /// Weight of the hidden-state MSE between each student layer's output and the teacher hidden state
+        /// it stands for (`SequenceClassifier.hiddenStateTargets`: [0, 3] of 6 layers gives [3, 6]).
         public var hiddenWeight = 0.0
         public var evalEvery = 100
         /// The learning rate over the run: `constant` (Adam at `learning_rate` throughout) or

@@ -55,7 +55,8 @@ public struct TrainingSummary: Sendable {
 public final class Trainer {
     public enum Mode {
         case fineTune
-        /// `layers[i]`: the teacher layer student layer i was taken from (for hidden-state loss).
+        /// `layers[i]`: the teacher layer student layer i was taken from (for the hidden-state loss's
+        /// targets, `SequenceClassifier.hiddenStateTargets`).
         case distill(teacher: SequenceClassifier, loss: DistillationLoss, layers: [Int])
     }
 
@@ -283,9 +284,10 @@ public final class Trainer {
             }
             value = loss(student: logits, teacher: teacherLogits, labels: labels, classes: k)
             if options.hiddenWeight > 0 {
-                // MSE between student layer i's output and that of the teacher layer it came from.
-                for (i, t) in layers.enumerated() {
-                    let s = model.hiddenStates(after: i + 1), h = teacher.hiddenStates(after: t + 1)
+                // MSE between student layer i's output and the teacher hidden state it stands for.
+                let targets = SequenceClassifier.hiddenStateTargets(layers: layers, teacherLayerCount: teacher.config.layerCount)
+                for (i, t) in targets.enumerated() {
+                    let s = model.hiddenStates(after: i + 1), h = teacher.hiddenStates(after: t)
                     let scale = 2 * options.hiddenWeight * share / Float(s.count * layers.count)
                     hiddenGradients[i + 1] = zip(s, h).map { scale * ($0 - $1) }
                 }

@@ -81,6 +81,11 @@ final class CheckpointLoaderTests: XCTestCase {
         let teacher = try SequenceClassifier.load(directory: try Fixtures.path("models/teacher")).model
         XCTAssertEqual(SequenceClassifier.evenlySpacedLayers(2, of: 6), [0, 3])
         XCTAssertEqual(SequenceClassifier.evenlySpacedLayers(6, of: 12), [0, 2, 4, 6, 8, 10])
+        // Hidden-state targets: the input of the next taken layer, and the teacher's last state.
+        XCTAssertEqual(SequenceClassifier.hiddenStateTargets(layers: [0, 3], teacherLayerCount: 6), [3, 6])
+        XCTAssertEqual(SequenceClassifier.hiddenStateTargets(layers: [0, 5], teacherLayerCount: 6), [5, 6])
+        XCTAssertEqual(SequenceClassifier.hiddenStateTargets(layers: [2, 0], teacherLayerCount: 3), [0, 3])
+        XCTAssertEqual(SequenceClassifier.hiddenStateTargets(layers: [1], teacherLayerCount: 3), [3])
         let student = try teacher.student(layers: [2, 0])
         XCTAssertEqual(student.config.layerCount, 2)
         for suffix in ["attention.q_lin.weight", "ffn.lin2.bias", "output_layer_norm.weight"] {

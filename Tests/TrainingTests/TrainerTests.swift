@@ -88,6 +88,39 @@ final class TrainerTests: XCTestCase {
         for (a, b) in zip(alone, cached) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
     }
 
+    /// Hidden-state distillation pulls each student layer's output towards its target teacher
+    /// state (the next taken layer's input, then the teacher's last state): after the same steps,
+    /// the distance to those targets is well below that of a run without the term.
+    func testHiddenStateLossPullsStudentLayersTowardsTheirTargets() throws {
+        let train = syntheticTask(count: 64, seed: 8)
+        let layers = [0, 1]
+        func distanceToTargets(hiddenWeight: Float) throws -> Double {
+            let teacher = try load("teacher")
+            var options = TrainingOptions()
+            options.epochs = 4
+            options.batchSize = 16
+            options.evalEvery = 0
+            options.learningRate = 3e-3
+            options.hiddenWeight = hiddenWeight
+            let trainer = Trainer(model: try teacher.student(layers: layers),
+                                  mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: layers),
+                                  train: train, validation: nil, options: options)
+            trainer.progress.quiet = true
+            _ = try trainer.run()
+            let (batch, _) = trainer.batcher.batch(Array(0..<train.sequences.count), from: train)
+            trainer.model.forward(batch, allHiddenStates: true)
+            teacher.forward(batch, allHiddenStates: true)
+            let targets = SequenceClassifier.hiddenStateTargets(layers: layers, teacherLayerCount: teacher.config.layerCount)
+            XCTAssertEqual(targets, [1, 3])
+            return targets.enumerated().map { i, t in
+                let s = trainer.model.hiddenStates(after: i + 1), h = teacher.hiddenStates(after: t)
+                return zip(s, h).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(s.count)
+            }.reduce(0, +)
+        }
+        let without = try distanceToTargets(hiddenWeight: 0), with = try distanceToTargets(hiddenWeight: 5)
+        XCTAssertLessThan(with, 0.5 * without, "distance to the targets: \(with) with the term, \(without) without")
+    }
+
     func testResumedRunEndsWithTheSameWeights() throws {
         let train = syntheticTask(count: 120, seed: 4), validation = syntheticTask(count: 40, seed: 5)
         var options = TrainingOptions()
