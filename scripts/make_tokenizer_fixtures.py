@@ -12,6 +12,10 @@ Rust-backed one from the tokenizers library; a case is kept only when they agree
 tokenizer is held to behaviour the two reference implementations share. Writes
 Tests/Fixtures/tokenizer/cases.jsonl (first line: a header naming this script) and copies the
 vocabulary to Tests/Fixtures/tokenizer/vocab.txt.
+
+Sentence-pair cases (a "text_pair" key) hold the ids of the Rust-backed tokenizer alone, the one
+AutoTokenizer loads: the two disagree on which text keeps the odd piece when longest_first
+truncation has an odd budget (the pure-Python one gives it to the first text).
 """
 
 import argparse
@@ -174,6 +178,30 @@ def random_cases(count):
     return cases
 
 
+def pair_cases(sst2_path):
+    """(text, pair, max_length) triples: SST-2 sentences paired at random, at budgets that truncate
+    one text, both, or neither, and hand cases for the tie and parity rules of longest_first."""
+    rng = random.Random(SEED + 2)
+    sentences = sst2_sentences(sst2_path, 400)
+    cases = []
+    for index in range(0, 200, 2):
+        cases.append((sentences[index], sentences[index + 1], rng.choice([128, 128, 32, 16, 12, 9, 8, 5])))
+    words = "one two three four five six seven eight nine ten eleven twelve".split()
+    for first in (1, 2, 3, 5, 8, 12):
+        for second in (1, 2, 3, 5, 8, 12):
+            for max_length in (3, 4, 5, 6, 7, 8, 11, 16):
+                cases.append((" ".join(words[:first]), " ".join(w.upper() for w in words[:second]), max_length))
+    cases += [
+        ("Is this the real life?", "Is this just fantasy?", 128),
+        ("[SEP] in the first text", "and [CLS] in the second", 128),
+        ("unbelievably " * 20, "short", 16),
+        ("short", "unbelievably " * 20, 16),
+        ("中文字符 mixed", "😀 emoji pair", 10),
+        ("café", "naïve", 4),
+    ]
+    return cases
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vocab", default=DEFAULT_VOCAB, help="the 30522-token BERT uncased vocab.txt")
@@ -194,12 +222,16 @@ def main():
             print(f"dropped (slow and fast disagree): {text!r}\n  slow {slow_ids}\n  fast {fast_ids}")
             continue
         kept.append({"text": text, "ids": slow_ids, "max_length": max_length})
+    for text, pair, max_length in pair_cases(args.sst2):
+        ids = fast(text, pair, truncation=True, max_length=max_length)["input_ids"]
+        kept.append({"text": text, "text_pair": pair, "ids": ids, "max_length": max_length})
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     header = {
         "generated_by": "scripts/make_tokenizer_fixtures.py",
         "rebuild": "python3 scripts/make_tokenizer_fixtures.py",
-        "note": "ids from transformers' BERT tokenizers (slow and fast agree on every case) over vocab.txt here",
+        "note": "ids from transformers' BERT tokenizers over vocab.txt here: slow and fast agree on every "
+        "single-text case; text_pair cases are the fast (AutoTokenizer) one's",
     }
     with open(OUT_DIR / "cases.jsonl", "w", encoding="ascii") as handle:
         handle.write(json.dumps(header, ensure_ascii=True) + "\n")

@@ -24,13 +24,13 @@ public struct EncodedDataset: Sendable {
         self.truncatedCount = truncatedCount
     }
 
-    /// Tokenizes every text of `dataset` with `tokenizer`, truncated to `maxLength` ids.
+    /// Tokenizes every example of `dataset` (one text, or a sentence pair) with `tokenizer`,
+    /// truncated to `maxLength` ids.
     ///
     /// Texts are encoded in parallel chunks; the result does not depend on the thread count. An
     /// example counts as truncated when encoding it with one more id of room comes out longer.
     public init(_ dataset: Dataset, tokenizer: BertTokenizer, maxLength: Int) {
-        let texts = dataset.texts
-        let n = texts.count
+        let n = dataset.count
         var sequences = [[Int32]](repeating: [], count: n)
         var truncated = [Bool](repeating: false, count: n)
         let chunkSize = 256
@@ -41,10 +41,10 @@ public struct EncodedDataset: Sendable {
                 nonisolated(unsafe) let sequences = sequences, truncated = truncated
                 DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                     for i in (chunk * chunkSize) ..< min(n, (chunk + 1) * chunkSize) {
-                        let roomy = tokenizer.encode(texts[i], maxLength: maxLength + 1)
+                        let roomy = dataset.encoding(i, tokenizer: tokenizer, maxLength: maxLength + 1)
                         if roomy.count > maxLength {
                             truncated[i] = true
-                            sequences[i] = tokenizer.encode(texts[i], maxLength: maxLength)
+                            sequences[i] = dataset.encoding(i, tokenizer: tokenizer, maxLength: maxLength)
                         } else {
                             sequences[i] = roomy
                         }

@@ -3,12 +3,16 @@ import Model
 
 /// Labelled texts for a classifier, read from a TSV, CSV or JSONL file, with a fixed label map.
 ///
-/// `labels[i]` is the class id of `texts[i]`, an index into `labelNames`. The map is
+/// `labels[i]` is the class id of `texts[i]` (with `pairs[i]` for sentence-pair tasks), an index
+/// into `labelNames`. The map is
 /// deterministic: integer labels keep their value, string labels are numbered in sorted order of
 /// the distinct names, so the same set of labels always gets the same ids whatever the row order.
 public struct Dataset: Sendable {
     /// The example texts, in file order.
     public let texts: [String]
+    /// The second text of each example for sentence-pair tasks (entailment, paraphrase, question
+    /// answering), else nil.
+    public let pairs: [String]?
     /// The class id of each text, in `0 ..< labelNames.count`.
     public let labels: [Int32]
     /// The name of each class; index = class id.
@@ -24,9 +28,12 @@ public struct Dataset: Sendable {
     public var classCount: Int { labelNames.count }
 
     /// Wraps examples already in memory; `labels` must hold ids in `0 ..< labelNames.count`.
-    public init(texts: [String], labels: [Int32], labelNames: [String], source: String, skippedRows: Int = 0) {
+    public init(texts: [String], pairs: [String]? = nil, labels: [Int32], labelNames: [String], source: String,
+                skippedRows: Int = 0) {
         precondition(texts.count == labels.count, "\(texts.count) texts but \(labels.count) labels")
+        precondition(pairs == nil || pairs?.count == texts.count, "\(texts.count) texts but \(pairs?.count ?? 0) pairs")
         self.texts = texts
+        self.pairs = pairs
         self.labels = labels
         self.labelNames = labelNames
         self.source = source
@@ -82,8 +89,14 @@ public struct Dataset: Sendable {
     }
 
     private func subset(_ indices: [Int]) -> Dataset {
-        Dataset(texts: indices.map { texts[$0] }, labels: indices.map { labels[$0] },
-                labelNames: labelNames, source: source, skippedRows: skippedRows)
+        Dataset(texts: indices.map { texts[$0] }, pairs: pairs.map { p in indices.map { p[$0] } },
+                labels: indices.map { labels[$0] }, labelNames: labelNames, source: source, skippedRows: skippedRows)
+    }
+
+    /// The token ids of example `index`: `[CLS] text [SEP]`, or `[CLS] text [SEP] pair [SEP]`,
+    /// truncated to `maxLength` ids.
+    public func encoding(_ index: Int, tokenizer: BertTokenizer, maxLength: Int) -> [Int32] {
+        tokenizer.encode(texts[index], pair: pairs?[index], maxLength: maxLength)
     }
 }
 
@@ -95,8 +108,12 @@ public struct DatasetOptions: Sendable {
         case auto, tsv, csv, jsonl
     }
 
-    /// The text column (JSONL: key); nil means "sentence" when present, else "text".
+    /// The text column (JSONL: key); nil means the first text of a known sentence-pair header
+    /// (`knownPairColumns`) when the file has one, else "sentence" when present, else "text".
     public var textColumn: String?
+    /// The second text column of a sentence-pair task; nil means the second column of a known pair
+    /// when `textColumn` is nil too, else none (one text per example).
+    public var textPairColumn: String?
     /// The label column (JSONL: key); nil means "label".
     public var labelColumn: String?
     public var format: Format
@@ -106,16 +123,45 @@ public struct DatasetOptions: Sendable {
     /// one of these names, or, in a column of integers, a class id below `labelNames.count`.
     public var labelNames: [String]?
 
-    public init(textColumn: String? = nil, labelColumn: String? = nil, format: Format = .auto,
-                skipBadRows: Bool = false, labelNames: [String]? = nil) {
+    public init(textColumn: String? = nil, textPairColumn: String? = nil, labelColumn: String? = nil,
+                format: Format = .auto, skipBadRows: Bool = false, labelNames: [String]? = nil) {
         self.textColumn = textColumn
+        self.textPairColumn = textPairColumn
         self.labelColumn = labelColumn
         self.format = format
         self.skipBadRows = skipBadRows
         self.labelNames = labelNames
     }
 
-    /// The text column names tried in order when `textColumn` is nil.
+    /// The text column names tried in order when `textColumn` is nil and no known pair is found.
     static let defaultTextColumns = ["sentence", "text"]
+    /// Sentence-pair headers of GLUE-style files (RTE, MNLI, WNLI; QQP; QNLI; SNLI-style; MRPC),
+    /// tried in order when neither text column is given.
+    public static let knownPairColumns = [("sentence1", "sentence2"), ("question1", "question2"),
+                                          ("question", "sentence"), ("premise", "hypothesis"),
+                                          ("#1 String", "#2 String")]
+
+    /// The text column and, for sentence pairs, the second text column, among the names for which
+    /// `has` is true; nil when no text column is found.
+    func resolveTextColumns(_ has: (String) -> Bool) -> (text: String, pair: String?)? {
+        switch (textColumn, textPairColumn) {
+        case let (text?, pair):
+            return has(text) ? (text, pair) : nil
+        case let (nil, pair?):
+            // The first text of the known pair ending in `pair`, else a default single column.
+            let first = Self.knownPairColumns.first { $0.1 == pair }.map { [$0.0] } ?? []
+            return (first + Self.defaultTextColumns).first { has($0) && $0 != pair }.map { ($0, pair) }
+        case (nil, nil):
+            if let known = Self.knownPairColumns.first(where: { has($0.0) && has($0.1) }) { return known }
+            return Self.defaultTextColumns.first(where: has).map { ($0, nil) }
+        }
+    }
+
+    /// What `resolveTextColumns` looked for, for the message when it finds nothing.
+    var wantedTextColumns: String {
+        if let textColumn { return "'\(textColumn)'" }
+        return Self.defaultTextColumns.map { "'\($0)'" }.joined(separator: " or ") + ", or a sentence pair "
+            + Self.knownPairColumns.map { "'\($0.0)' + '\($0.1)'" }.joined(separator: ", ")
+    }
     static let defaultLabelColumn = "label"
 }

@@ -21,11 +21,18 @@ extension DatasetReader {
             columns.append(column.trimmingCharacters(in: .whitespaces))
         }
         let columnList = columns.map { "'\($0)'" }.joined(separator: ", ")
-        let textCandidates = options.textColumn.map { [$0] } ?? DatasetOptions.defaultTextColumns
-        guard let textIndex = textCandidates.lazy.compactMap({ columns.firstIndex(of: $0) }).first else {
-            let wanted = textCandidates.map { "'\($0)'" }.joined(separator: " or ")
-            throw error(BadRow(line: header.line, problem: "the header has no text column \(wanted); "
-                + "columns found: \(columnList)"))
+        guard let textColumns = options.resolveTextColumns(columns.contains),
+              let textIndex = columns.firstIndex(of: textColumns.text) else {
+            throw error(BadRow(line: header.line, problem: "the header has no text column "
+                + "\(options.wantedTextColumns); columns found: \(columnList)"))
+        }
+        var pairIndex: Int?
+        if let pair = textColumns.pair {
+            guard let index = columns.firstIndex(of: pair) else {
+                throw error(BadRow(line: header.line, problem: "the header has no second text column '\(pair)'; "
+                    + "columns found: \(columnList)"))
+            }
+            pairIndex = index
         }
         labelColumn = options.labelColumn ?? DatasetOptions.defaultLabelColumn
         guard let labelIndex = columns.firstIndex(of: labelColumn) else {
@@ -33,6 +40,7 @@ extension DatasetReader {
                 + "columns found: \(columnList)"))
         }
         let textColumn = columns[textIndex]
+        pairColumn = textColumns.pair
         afterHeader = " after the header on line \(header.line)"
         let expected = "expected \(columns.count) \(name)-separated fields (\(columns.joined(separator: ", ")))"
         rows.reserveCapacity(records.count - 1)
@@ -45,7 +53,7 @@ extension DatasetReader {
                 bad.append(BadRow(line: record.line, problem: "\(expected), found \(record.fields.count)"))
                 continue
             }
-            var text = "", label = "", valid = true
+            var text = "", pair = "", label = "", valid = true
             for (index, field) in record.fields.enumerated() {
                 // Labels are trimmed on bytes: Foundation's trimming costs more than the rest of a row.
                 guard let value = decodeUTF8(index == labelIndex ? trimmingASCIISpaces(field) : field) else {
@@ -55,26 +63,33 @@ extension DatasetReader {
                     break
                 }
                 if index == textIndex { text = value }
+                if index == pairIndex { pair = value }
                 if index == labelIndex { label = value }
             }
             guard valid else { continue }
-            if let row = checkedRow(line: record.line, text: text, label: label, textColumn: textColumn) {
+            if let row = checkedRow(line: record.line, text: text, pair: pairIndex == nil ? nil : pair, label: label,
+                                    textColumn: textColumn) {
                 rows.append(row)
             }
         }
     }
 
     /// Keeps a row with text and a label; records anything else as bad.
-    mutating func checkedRow(line: Int, text: String, label: String, textColumn: String) -> RawRow? {
+    mutating func checkedRow(line: Int, text: String, pair: String?, label: String, textColumn: String) -> RawRow? {
         if text.allSatisfy(\.isWhitespace) {
             bad.append(BadRow(line: line, problem: "empty text in '\(textColumn)': expected the example's text"))
+            return nil
+        }
+        if let pair, pair.allSatisfy(\.isWhitespace) {
+            bad.append(BadRow(line: line, problem: "empty text in '\(pairColumn ?? "?")': expected the example's "
+                + "second text"))
             return nil
         }
         if label.isEmpty {
             bad.append(BadRow(line: line, problem: "missing label in '\(labelColumn)': expected a class name or id"))
             return nil
         }
-        return RawRow(line: line, text: text, label: label)
+        return RawRow(line: line, text: text, pair: pair, label: label)
     }
 
     /// A record: its fields as bytes, the physical line it starts on, and a structural problem.

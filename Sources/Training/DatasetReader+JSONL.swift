@@ -5,8 +5,9 @@ import Model
 
 extension DatasetReader {
 
-    /// One JSON object per line; blank lines are ignored. The text key defaults to "sentence"
-    /// when any object has it, else "text", so the whole file uses one key.
+    /// One JSON object per line; blank lines are ignored. The text keys are chosen as for a
+    /// header (`DatasetOptions.resolveTextColumns`) among the keys any object has, so the whole
+    /// file uses the same keys.
     mutating func readJSONLines() throws {
         var objects: [(line: Int, object: [String: Any])] = []
         var line = 0
@@ -39,33 +40,46 @@ extension DatasetReader {
             return
         }
         let keysFound = objects[0].object.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
-        let textCandidates = options.textColumn.map { [$0] } ?? DatasetOptions.defaultTextColumns
-        guard let textKey = textCandidates.first(where: { key in objects.contains { $0.object[key] != nil } }) else {
-            let wanted = textCandidates.map { "'\($0)'" }.joined(separator: " or ")
-            throw ModelError(file: path, "no object has the text key \(wanted); keys found on line "
+        let present = { (key: String) in objects.contains { $0.object[key] != nil } }
+        guard let (textKey, pairKey) = options.resolveTextColumns(present) else {
+            throw ModelError(file: path, "no object has the text key \(options.wantedTextColumns); keys found on line "
                 + "\(objects[0].line): \(keysFound)")
         }
+        if let pairKey, !present(pairKey) {
+            throw ModelError(file: path, "no object has the second text key '\(pairKey)'; keys found on line "
+                + "\(objects[0].line): \(keysFound)")
+        }
+        pairColumn = pairKey
         labelColumn = options.labelColumn ?? DatasetOptions.defaultLabelColumn
         guard objects.contains(where: { $0.object[labelColumn] != nil }) else {
             throw ModelError(file: path, "no object has the label key '\(labelColumn)'; keys found on line "
                 + "\(objects[0].line): \(keysFound)")
         }
         for (line, object) in objects {
-            let text: String
-            switch object[textKey] {
-            case nil, is NSNull:
-                bad.append(BadRow(line: line, problem: "missing text key '\(textKey)': expected the example's text"))
-                continue
-            case let value as String:
-                text = value
-            case let value?:
-                bad.append(BadRow(line: line, problem: "text '\(textKey)' is \(jsonKind(value)): expected a string"))
-                continue
+            guard let text = jsonText(object[textKey], key: textKey, line: line, what: "text") else { continue }
+            var pair: String?
+            if let pairKey {
+                guard let value = jsonText(object[pairKey], key: pairKey, line: line, what: "second text") else { continue }
+                pair = value
             }
             guard let label = jsonLabel(object[labelColumn], line: line) else { continue }
-            if let row = checkedRow(line: line, text: text, label: label, textColumn: textKey) {
+            if let row = checkedRow(line: line, text: text, pair: pair, label: label, textColumn: textKey) {
                 rows.append(row)
             }
+        }
+    }
+
+    /// A JSON text value (`what`: "text" or "second text"), or nil with the row recorded as bad.
+    mutating func jsonText(_ value: Any?, key: String, line: Int, what: String) -> String? {
+        switch value {
+        case nil, is NSNull:
+            bad.append(BadRow(line: line, problem: "missing \(what) key '\(key)': expected the example's \(what)"))
+            return nil
+        case let string as String:
+            return string
+        case let other?:
+            bad.append(BadRow(line: line, problem: "\(what) '\(key)' is \(jsonKind(other)): expected a string"))
+            return nil
         }
     }
 

@@ -8,6 +8,8 @@ import Model
 struct RawRow {
     let line: Int
     let text: String
+    /// The second text of a sentence pair.
+    let pair: String?
     /// The label as written, trimmed; JSON integers are written out in decimal.
     let label: String
 }
@@ -32,6 +34,8 @@ struct DatasetReader {
     var bad: [BadRow] = []
     /// The label column's name as used in messages.
     var labelColumn = DatasetOptions.defaultLabelColumn
+    /// The second text column's name for sentence pairs, else nil.
+    var pairColumn: String?
     /// Where data rows were expected, for the message when there are none.
     var afterHeader = ""
 
@@ -64,8 +68,8 @@ struct DatasetReader {
             throw ModelError(file: path, "no data rows\(afterHeader): expected at least one example")
         }
         if let labelProblem { throw ModelError(file: path, labelProblem) }
-        return Dataset(texts: rows.map(\.text), labels: labels, labelNames: names, source: path,
-                       skippedRows: bad.count)
+        return Dataset(texts: rows.map(\.text), pairs: pairColumn == nil ? nil : rows.map { $0.pair ?? "" },
+                       labels: labels, labelNames: names, source: path, skippedRows: bad.count)
     }
 
     func error(_ row: BadRow, prefix: String = "", suffix: String = "") -> ModelError {

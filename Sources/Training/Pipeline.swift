@@ -48,8 +48,8 @@ public final class Pipeline {
         if !stages.contains(.fineTune) && probe.initializedHead {
             throw ModelError(file: config.teacher, "the teacher has no trained classification head: fine-tune it first (edgedistill finetune, or edgedistill run)")
         }
-        var options = DatasetOptions(textColumn: config.textColumn, labelColumn: config.labelColumn,
-                                     skipBadRows: config.skipBadRows)
+        var options = DatasetOptions(textColumn: config.textColumn, textPairColumn: config.textPairColumn,
+                                     labelColumn: config.labelColumn, skipBadRows: config.skipBadRows)
         if !probe.initializedHead { options.labelNames = probe.model.config.labelNames }
         var train = try Dataset.load(config.train, options: options)
         options.labelNames = train.labelNames
@@ -71,9 +71,14 @@ public final class Pipeline {
             (train, validation) = try train.split(heldOutFraction: config.heldOut, seed: config.seed)
         }
         let evalSets = stages.contains(.evaluate) ? try config.eval.map { try Dataset.load($0, options: options) } : []
+        for other in [validation] + evalSets where (other.pairs == nil) != (train.pairs == nil) {
+            let shape = { (d: Dataset) in d.pairs == nil ? "one text per example" : "sentence pairs" }
+            throw ModelError(file: other.source, "has \(shape(other)) but \(config.train) has \(shape(train)): "
+                + "expected the same text columns in every file (text_column, text_pair_column)")
+        }
         let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: maxLength) }
         let trainData = encode(train), validationData = encode(validation)
-        log("data: \(trainData.count) training, \(validationData.count) validation examples, labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
+        log("data: \(trainData.count) training, \(validationData.count) validation \(train.pairs == nil ? "examples" : "sentence pairs"), labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
 
         // Teacher.
         var teacher = try SequenceClassifier.load(directory: config.teacher, seed: config.seed,

@@ -40,6 +40,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var heldOut = 0.02
     public var out = "runs/latest"
     public var textColumn: String?
+    /// The second text column of sentence-pair tasks (see `DatasetOptions.textPairColumn`).
+    public var textPairColumn: String?
     public var labelColumn: String?
     public var skipBadRows = false
     public var maxLength = 128
@@ -104,6 +106,7 @@ extension PipelineConfig.Distill {
 extension PipelineConfig {
     enum CodingKeys: String, CodingKey {
         case teacher, train, eval, validation, heldOut = "held_out", out, textColumn = "text_column"
+        case textPairColumn = "text_pair_column"
         case labelColumn = "label_column", skipBadRows = "skip_bad_rows", maxLength = "max_length", seed, threads
         case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
         case checkpointEvery = "checkpoint_every", finetune, distill
@@ -119,6 +122,7 @@ extension PipelineConfig {
         heldOut = try c.decodeIfPresent(Double.self, forKey: .heldOut) ?? heldOut
         out = try c.decodeIfPresent(String.self, forKey: .out) ?? out
         textColumn = try c.decodeIfPresent(String.self, forKey: .textColumn) ?? textColumn
+        textPairColumn = try c.decodeIfPresent(String.self, forKey: .textPairColumn) ?? textPairColumn
         labelColumn = try c.decodeIfPresent(String.self, forKey: .labelColumn) ?? labelColumn
         skipBadRows = try c.decodeIfPresent(Bool.self, forKey: .skipBadRows) ?? skipBadRows
         maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? maxLength

@@ -123,7 +123,7 @@ public enum VariantEvaluation {
     /// The first `count` sentences of `data` (cycled when it has fewer), tokenized.
     static func latencySentences(_ data: Dataset, tokenizer: BertTokenizer, maxLength: Int, count: Int) -> [[Int32]] {
         guard !data.texts.isEmpty else { return [] }
-        return (0..<max(1, count)).map { tokenizer.encode(data.texts[$0 % data.texts.count], maxLength: maxLength) }
+        return (0..<max(1, count)).map { data.encoding($0 % data.count, tokenizer: tokenizer, maxLength: maxLength) }
     }
 
     /// Runs `executable bench latency` at 1 thread and at `allThreads`, each in its own process.
@@ -136,6 +136,7 @@ public enum VariantEvaluation {
                                        "--max-length", String(options.maxLength),
                                        "--throughput-batch-size", String(throughput), "--json"]
             if let column = options.dataset.textColumn { arguments += ["--text-column", column] }
+            if let column = options.dataset.textPairColumn { arguments += ["--text-pair-column", column] }
             if let column = options.dataset.labelColumn { arguments += ["--label-column", column] }
             if options.dataset.skipBadRows { arguments.append("--skip-bad-rows") }
             process.arguments = arguments

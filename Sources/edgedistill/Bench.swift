@@ -31,7 +31,7 @@ func benchBatches(model: String, classifier: SequenceClassifier, data: String, b
     }
     return (0..<count).map { s in
         let picked = (0..<batchSize).map { order[(s * batchSize + $0) % order.count] }
-        return (TokenBatch(sequences: picked.map { tokenizer.encode(sentences.texts[$0], maxLength: maxLength) }),
+        return (TokenBatch(sequences: picked.map { sentences.encoding($0, tokenizer: tokenizer, maxLength: maxLength) }),
                 picked.map { sentences.labels[$0] })
     }
 }

@@ -23,6 +23,8 @@ struct BenchLatency: ParsableCommand {
     @Option(name: .customLong("max-length")) var maxLength = 128
     @Option(name: .customLong("throughput-batch-size"), help: "Also time batches of this size (0: skip).") var throughputBatchSize = 0
     @Option(name: .customLong("text-column")) var textColumn: String?
+    @Option(name: .customLong("text-pair-column"), help: "The second text column of a sentence-pair task.")
+    var textPairColumn: String?
     @Option(name: .customLong("label-column")) var labelColumn: String?
     @Flag(name: .customLong("skip-bad-rows")) var skipBadRows = false
     @Flag(help: "Print one JSON object.") var json = false
@@ -43,12 +45,12 @@ struct BenchLatency: ParsableCommand {
             let loadMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
             let tokenizer = try BertTokenizer.load(directory: model)
             try classifier.checkVocabulary(of: tokenizer, directory: model)
-            let dataset = try Dataset.load(data, options: DatasetOptions(textColumn: textColumn, labelColumn: labelColumn,
-                                                                       skipBadRows: skipBadRows))
+            let dataset = try Dataset.load(data, options: DatasetOptions(
+                textColumn: textColumn, textPairColumn: textPairColumn, labelColumn: labelColumn, skipBadRows: skipBadRows))
             guard !dataset.texts.isEmpty else { throw ModelError(file: data, "no sentences to time") }
             let length = classifier.maximumLength(maxLength)
             let count = sentences == 0 ? dataset.texts.count : sentences
-            let encoded = (0..<count).map { tokenizer.encode(dataset.texts[$0 % dataset.texts.count], maxLength: length) }
+            let encoded = (0..<count).map { dataset.encoding($0 % dataset.count, tokenizer: tokenizer, maxLength: length) }
             let latency = LatencyBenchmark.batchOne(classifier, sequences: encoded, warmup: warmup)
             var result = latency.jsonObject
             result["threads"] = threads

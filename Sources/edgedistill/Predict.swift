@@ -6,7 +6,8 @@ import Model
 /// `edgedistill predict --model DIR [TEXT ...]`: one JSON line per text.
 ///
 /// Texts come from the arguments or, without arguments, from standard input as JSON lines: each
-/// line `{"text": "..."}` or a JSON string; blank lines are skipped. Each output line is
+/// line `{"text": "..."}`, `{"text": "...", "text_pair": "..."}` for a sentence-pair model (as
+/// transformers' text-classification pipeline takes them), or a JSON string; blank lines are skipped. Each output line is
 /// `{"label": NAME, "label_id": I, "probabilities": {NAME: P, ...}, "tokens": N, "truncated": BOOL}`.
 /// A text longer than `--max-length` tokens (at most the model's positions) is cut, classified,
 /// and marked `"truncated": true` (with a note on stderr). An input that cannot be classified
@@ -26,7 +27,7 @@ struct Predict: ParsableCommand {
     }
 
     /// One input: its text, or why it has none, with its 1-based line (or argument) number.
-    enum Input { case text(String, Int), failure(String, Int) }
+    enum Input { case text(String, pair: String?, Int), failure(String, Int) }
 
     func run() throws {
         try reportingErrors {
@@ -38,21 +39,21 @@ struct Predict: ParsableCommand {
             let names = classifier.config.labelNames
             let inputs = texts.isEmpty
                 ? Self.parseLines(FileHandle.standardInput.readDataToEndOfFile())
-                : texts.enumerated().map { Input.text($0.element, $0.offset + 1) }
+                : texts.enumerated().map { Input.text($0.element, pair: nil, $0.offset + 1) }
             var failed = false
             for input in inputs {
                 switch input {
                 case .failure(let message, let line):
                     failed = true
                     print(try jsonString(["error": message, "line": line]))
-                case .text(let text, let line):
-                    if text.allSatisfy({ $0.isWhitespace }) {
+                case .text(let text, let pair, let line):
+                    if text.allSatisfy({ $0.isWhitespace }) || pair?.allSatisfy({ $0.isWhitespace }) == true {
                         failed = true
-                        print(try jsonString(["error": "empty text", "line": line]))
+                        print(try jsonString(["error": pair == nil ? "empty text" : "empty text or text_pair", "line": line]))
                         continue
                     }
-                    let ids = tokenizer.encode(text, maxLength: length)
-                    let truncated = tokenizer.encode(text, maxLength: length + 1).count > ids.count
+                    let ids = tokenizer.encode(text, pair: pair, maxLength: length)
+                    let truncated = tokenizer.encode(text, pair: pair, maxLength: length + 1).count > ids.count
                     if truncated { printError("note: input \(line) is longer than \(length) tokens; classified its first \(length)") }
                     let logits = classifier.logits(TokenBatch(sequences: [ids]))
                     let probabilities = softmaxRows(logits, classes: names.count)
@@ -86,9 +87,15 @@ struct Predict: ParsableCommand {
                 continue
             }
             if let string = value as? String {
-                inputs.append(.text(string, line))
+                inputs.append(.text(string, pair: nil, line))
             } else if let object = value as? [String: Any], let string = object["text"] as? String {
-                inputs.append(.text(string, line))
+                if object["text_pair"] == nil || object["text_pair"] is NSNull {
+                    inputs.append(.text(string, pair: nil, line))
+                } else if let pair = object["text_pair"] as? String {
+                    inputs.append(.text(string, pair: pair, line))
+                } else {
+                    inputs.append(.failure("\"text_pair\" must be a string", line))
+                }
             } else {
                 inputs.append(.failure("expected {\"text\": \"...\"} or a JSON string", line))
             }

@@ -26,6 +26,8 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
     var maxTrainExamples: Int?
     @Option(name: .customLong("text-column")) var textColumn: String?
+    @Option(name: .customLong("text-pair-column"), help: "The second text column of a sentence-pair task.")
+    var textPairColumn: String?
     @Option(name: .customLong("label-column")) var labelColumn: String?
     @Flag(name: .customLong("skip-bad-rows"), help: "Skip and count malformed rows instead of stopping.") var skipBadRows = false
     @Flag(help: "Continue an interrupted run from its checkpoints.") var resume = false
@@ -81,6 +83,7 @@ struct PipelineOptions: ParsableArguments {
         if let threads { c.threads = threads }
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }
         if let textColumn { c.textColumn = textColumn }
+        if let textPairColumn { c.textPairColumn = textPairColumn }
         if let labelColumn { c.labelColumn = labelColumn }
         if skipBadRows { c.skipBadRows = true }
         if traceSteps { c.traceSteps = true }

@@ -78,6 +78,68 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertTrue(again.stderr.contains("already fine-tuned"), again.stderr)
     }
 
+    /// A sentence-pair task no single text can solve: the label says whether both texts carry the
+    /// same sentiment word. The columns are found from the header (sentence1, sentence2), and eval
+    /// and predict read pairs too.
+    func testSentencePairTaskIsLearnedFromBothTexts() throws {
+        func pairData(_ count: Int, seed: UInt64) throws -> String {
+            let filler = ["the", "a", "film", "movie", "is", "it", "and", "of"]
+            var state = seed
+            func next(_ n: Int) -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) % n }
+            func sentence(_ positive: Bool) -> String {
+                var words = (0..<(2 + next(4))).map { _ in filler[next(filler.count)] }
+                words.insert(positive ? "good" : "bad", at: next(words.count + 1))
+                return words.joined(separator: " ")
+            }
+            var rows = ["sentence1\tsentence2\tlabel"]
+            for _ in 0..<count {
+                let (first, second) = (next(2) == 1, next(2) == 1)
+                rows.append("\(sentence(first))\t\(sentence(second))\t\(first == second ? "same" : "different")")
+            }
+            let path = scratch.appendingPathComponent("pairs-\(seed).tsv").path
+            try rows.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let train = try pairData(400, seed: 1), dev = try pairData(60, seed: 2)
+        let out = scratch.appendingPathComponent("pairs").path
+        let config = scratch.appendingPathComponent("pairs.yaml").path
+        // XOR takes the tiny teacher longer than one word does (seeds 3, 4, 5: 100%, 100%, 98% on dev), and a
+        // held-out share big enough to tell checkpoints apart.
+        try "held_out: 0.2\nfinetune:\n  epochs: 20\n  learning_rate: 0.004\n  eval_every: 5\ndistill:\n  learning_rate: 0.001\n  eval_every: 10\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let arguments = ["run", "--config", config, "--teacher", try tinyEncoder(), "--train", train, "--eval", dev,
+                         "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1"]
+        let result = try run(arguments)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("sentence pairs"), result.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any]
+        let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
+        let teacherAccuracy = (evaluation?["teacher"] as? [String: Any])?["accuracy"] as? Double ?? 0
+        // Either text alone predicts the label no better than chance (0.5).
+        XCTAssertGreaterThan(teacherAccuracy, 0.85, "the teacher should compare the two texts")
+
+        let eval = try run(["eval", "--model", out + "/teacher", "--data", dev, "--json", "--threads", "1"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(json?["accuracy"] as? Double ?? -1, teacherAccuracy, accuracy: 1e-12)
+        let predict = try runToEnd(try binary(), ["predict", "--model", out + "/teacher"], input: Data("""
+            {"text": "the good film", "text_pair": "it is good"}
+            {"text": "the good film", "text_pair": "it is bad"}
+            {"text": "the good film", "text_pair": 3}
+            """.utf8))
+        XCTAssertEqual(predict.status, 1, "the third line is bad: \(predict.stdout)")
+        let answers = predict.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        XCTAssertEqual(answers.prefix(2).map { $0["label"] as? String }, ["same", "different"], predict.stdout)
+        XCTAssertEqual(answers.last?["line"] as? Int, 3)
+
+        // Every file must have the same text columns as train.
+        let single = try sentimentData(20, seed: 9)
+        try assertFails(arguments.map { $0 == dev ? single : $0 == out ? out + "-mixed" : $0 },
+                        mentions: [single, "one text per example", "sentence pairs"])
+    }
+
     /// `--trace-steps`: every distillation step is logged with its examples (each epoch uses every
     /// training example once) and the losses the periodic `train` lines report for the same step.
     private func checkStepTrace(_ lines: [Substring], trainLines: [[String: Any]], examples: Int, batchSize: Int,

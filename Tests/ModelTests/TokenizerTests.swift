@@ -11,6 +11,8 @@ final class TokenizerTests: XCTestCase {
 
     private struct Case {
         let text: String
+        /// The second text of a sentence-pair case.
+        let pair: String?
         let ids: [Int32]
         let maxLength: Int
     }
@@ -43,7 +45,8 @@ final class TokenizerTests: XCTestCase {
             guard let text = object["text"] as? String else { continue }
             let ids = try XCTUnwrap(object["ids"] as? [Int])
             let maxLength = try XCTUnwrap(object["max_length"] as? Int)
-            cases.append(Case(text: text, ids: ids.map(Int32.init), maxLength: maxLength))
+            cases.append(Case(text: text, pair: object["text_pair"] as? String, ids: ids.map(Int32.init),
+                              maxLength: maxLength))
         }
         return cases
     }
@@ -54,12 +57,14 @@ final class TokenizerTests: XCTestCase {
         let tokenizer = try fixtureTokenizer()
         let cases = try fixtureCases()
         XCTAssertGreaterThanOrEqual(cases.count, 600, "the fixture should hold at least 600 cases")
+        XCTAssertGreaterThanOrEqual(cases.filter { $0.pair != nil }.count, 300, "and at least 300 sentence pairs")
         var mismatches: [String] = []
         for testCase in cases {
-            let got = tokenizer.encode(testCase.text, maxLength: testCase.maxLength)
+            let got = tokenizer.encode(testCase.text, pair: testCase.pair, maxLength: testCase.maxLength)
             if got != testCase.ids {
                 mismatches.append("""
-                    text \(testCase.text.debugDescription) (max_length \(testCase.maxLength))
+                    text \(testCase.text.debugDescription) pair \(testCase.pair.debugDescription) \
+                    (max_length \(testCase.maxLength))
                       expected \(testCase.ids)
                       got      \(got) \(tokenizer.tokenize(testCase.text))
                     """)

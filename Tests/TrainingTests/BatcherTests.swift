@@ -116,5 +116,14 @@ final class BatcherTests: XCTestCase {
         XCTAssertTrue(encoded.lengths.allSatisfy { $0 <= 8 })
         XCTAssertEqual(encoded.labels, [0, 1, 0, 1])
         XCTAssertEqual(EncodedDataset(dataset, tokenizer: tokenizer, maxLength: 512).truncatedCount, 0)
+
+        // Sentence pairs: [CLS] text [SEP] pair [SEP], cut by longest_first, counted when cut.
+        let pairs = Dataset(texts: ["a good film", "the"], pairs: ["not really", Array(repeating: word, count: 9).joined(separator: " ")],
+                            labels: [0, 1], labelNames: ["0", "1"], source: "memory")
+        let encodedPairs = EncodedDataset(pairs, tokenizer: tokenizer, maxLength: 8)
+        let (cls, sep) = (tokenizer.clsID, tokenizer.sepID)
+        XCTAssertEqual(encodedPairs.sequences[0], [cls] + tokenizer.tokenIDs("a good film") + [sep] + tokenizer.tokenIDs("not really") + [sep])
+        XCTAssertEqual(encodedPairs.sequences[1], [cls] + tokenizer.tokenIDs("the") + [sep] + Array(repeating: tokenizer.tokenIDs(word)[0], count: 4) + [sep])
+        XCTAssertEqual(encodedPairs.truncatedCount, 1)
     }
 }

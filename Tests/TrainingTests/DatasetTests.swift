@@ -65,6 +65,78 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(data.labels, [0, 1])
     }
 
+    // MARK: Sentence pairs
+
+    func testKnownPairHeadersAreFoundInAnyFormat() throws {
+        // RTE/MNLI-style TSV, with extra columns in any order.
+        let rte = try write("rte.tsv", "index\tsentence1\tsentence2\tlabel\n0\tA man sleeps.\tSomeone rests.\tentailment\n"
+            + "1\tIt rains.\tThe sun shines.\tnot_entailment\n")
+        let data = try Dataset.load(rte)
+        XCTAssertEqual(data.texts, ["A man sleeps.", "It rains."])
+        XCTAssertEqual(data.pairs, ["Someone rests.", "The sun shines."])
+        XCTAssertEqual(data.labelNames, ["entailment", "not_entailment"])
+        // QNLI has a 'sentence' column too: the pair (question, sentence) wins over the single column.
+        let qnli = try write("qnli.tsv", "index\tquestion\tsentence\tlabel\n0\tWho?\tNobody.\t1\n1\tWhy?\tBecause.\t0\n")
+        XCTAssertEqual(try Dataset.load(qnli).texts, ["Who?", "Why?"])
+        XCTAssertEqual(try Dataset.load(qnli).pairs, ["Nobody.", "Because."])
+        let csv = try write("p.csv", "premise,hypothesis,label\n\"a, b\",c,0\nd,\"e\"\"f\",1\n")
+        XCTAssertEqual(try Dataset.load(csv).pairs, ["c", "e\"f"])
+        let jsonl = try write("p.jsonl", "{\"question1\": \"q\", \"question2\": \"r\", \"label\": 1}\n"
+            + "{\"question1\": \"s\", \"question2\": \"t\", \"label\": 0}\n")
+        XCTAssertEqual(try Dataset.load(jsonl).texts, ["q", "s"])
+        XCTAssertEqual(try Dataset.load(jsonl).pairs, ["r", "t"])
+        // One text per example stays that way: no pair, and a named text column turns detection off.
+        XCTAssertNil(try Dataset.load(try write("one.tsv", "sentence\tlabel\na\t0\nb\t1\n")).pairs)
+        let named = try Dataset.load(rte, options: DatasetOptions(textColumn: "sentence2"))
+        XCTAssertEqual(named.texts, ["Someone rests.", "The sun shines."])
+        XCTAssertNil(named.pairs)
+    }
+
+    func testPairColumnsCanBeNamedAndMissingOnesAreReported() throws {
+        let path = try write("pairs.tsv", "claim\tevidence\tverdict\na\tb\tyes\nc\td\tno\n")
+        let data = try Dataset.load(path, options: DatasetOptions(textColumn: "claim", textPairColumn: "evidence",
+                                                                 labelColumn: "verdict"))
+        XCTAssertEqual(data.texts, ["a", "c"])
+        XCTAssertEqual(data.pairs, ["b", "d"])
+        assertLoadFails(path, options: DatasetOptions(textColumn: "claim", textPairColumn: "proof", labelColumn: "verdict"),
+                        "line 1:", "no second text column 'proof'", "columns found: 'claim', 'evidence', 'verdict'")
+        // Only the second column named: the first is the known partner, else a default text column.
+        let mrpc = try write("mrpc.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tx\ty\n0\t3\t4\tz\tw\n")
+        let paraphrases = try Dataset.load(mrpc, options: DatasetOptions(labelColumn: "Quality"))
+        XCTAssertEqual(paraphrases.texts, ["x", "z"])
+        XCTAssertEqual(paraphrases.pairs, ["y", "w"])
+        let second = try Dataset.load(try write("s.tsv", "text\tcontext\tlabel\na\tb\t0\nc\td\t1\n"),
+                                      options: DatasetOptions(textPairColumn: "context"))
+        XCTAssertEqual(second.texts, ["a", "c"])
+        XCTAssertEqual(second.pairs, ["b", "d"])
+        assertLoadFails(try write("k.jsonl", "{\"text\": \"a\", \"label\": 0}\n"), options: DatasetOptions(textPairColumn: "b"),
+                        "no object has the second text key 'b'")
+    }
+
+    func testAnEmptySecondTextIsABadRowWithItsLine() throws {
+        let path = try write("bad.tsv", "sentence1\tsentence2\tlabel\na\tb\t0\nc\t \t1\nd\te\t1\n")
+        assertLoadFails(path, "line 3:", "empty text in 'sentence2'", "second text")
+        let skipped = try Dataset.load(path, options: DatasetOptions(skipBadRows: true))
+        XCTAssertEqual(skipped.texts, ["a", "d"])
+        XCTAssertEqual(skipped.pairs, ["b", "e"])
+        XCTAssertEqual(skipped.skippedRows, 1)
+        let jsonl = try write("bad.jsonl", "{\"premise\": \"a\", \"hypothesis\": \"b\", \"label\": 0}\n"
+            + "{\"premise\": \"c\", \"hypothesis\": 5, \"label\": 1}\n{\"premise\": \"d\", \"label\": 1}\n"
+            + "{\"premise\": \"e\", \"hypothesis\": \"f\", \"label\": 1}\n")
+        assertLoadFails(jsonl, "line 2:", "second text 'hypothesis' is a number", "2 bad rows")
+        XCTAssertEqual(try Dataset.load(jsonl, options: DatasetOptions(skipBadRows: true)).skippedRows, 2)
+    }
+
+    func testSplitKeepsEachPairWithItsText() throws {
+        let texts = (0..<200).map { "text \($0)" }
+        let data = Dataset(texts: texts, pairs: texts.map { "pair of " + $0 }, labels: (0..<200).map { Int32($0 % 2) },
+                           labelNames: ["0", "1"], source: "memory")
+        let (train, validation) = try data.split(heldOutFraction: 0.25, seed: 7)
+        for part in [train, validation] {
+            XCTAssertEqual(part.pairs, part.texts.map { "pair of " + $0 })
+        }
+    }
+
     func testCSVQuotesEscapesCommasNewlinesAndCRLF() throws {
         let csv = "label,text,note\r\n"
             + "pos,\"He said \"\"hi\"\", then left\",a\r\n"

@@ -85,6 +85,48 @@ public final class BertTokenizer: Sendable {
         return ids
     }
 
+    /// `[CLS]`, the pieces of `text`, `[SEP]`, the pieces of `pair`, `[SEP]`, at most `maxLength`
+    /// ids in all: a sentence pair the way DistilBERT reads one (no segment ids; both texts share
+    /// segment 0). A nil `pair` is `encode(text, maxLength:)`.
+    ///
+    /// Truncation matches `AutoTokenizer`'s (the Rust-backed tokenizer) `tokenizer(text, pair,
+    /// truncation=True, max_length=maxLength)`, i.e. "longest_first": the longer text loses pieces
+    /// from its end until both are equally long, then both lose pieces alike; when the budget is
+    /// odd the extra piece stays with the text that was longer (with the pair on a tie). The
+    /// pure-Python tokenizer differs only in that last piece. A `maxLength` below 3 keeps no
+    /// pieces (the three special ids are always written).
+    public func encode(_ text: String, pair: String?, maxLength: Int = 128) -> [Int32] {
+        guard let pair else { return encode(text, maxLength: maxLength) }
+        var scratch = Scratch()
+        var first: [Int32] = []
+        appendPieceIDs(of: text, scratch: &scratch, into: &first)
+        var second: [Int32] = []
+        appendPieceIDs(of: pair, scratch: &scratch, into: &second)
+        let (keepFirst, keepSecond) = Self.longestFirst(first.count, second.count, budget: max(maxLength - 3, 0))
+        var ids: [Int32] = []
+        ids.reserveCapacity(keepFirst + keepSecond + 3)
+        ids.append(clsID)
+        ids += first[..<keepFirst]
+        ids.append(sepID)
+        ids += second[..<keepSecond]
+        ids.append(sepID)
+        return ids
+    }
+
+    /// How many pieces of each text "longest_first" truncation keeps within `budget` pieces.
+    static func longestFirst(_ first: Int, _ second: Int, budget: Int) -> (Int, Int) {
+        guard first + second > budget else { return (first, second) }
+        let half = budget / 2
+        // The shorter text (the first on a tie) keeps all its pieces when they fit in half the
+        // budget, else half rounded down; the other text gets the rest.
+        if first <= second {
+            let kept = min(first, half)
+            return (kept, min(second, budget - kept))
+        }
+        let kept = min(second, half)
+        return (min(first, budget - kept), kept)
+    }
+
     /// Encodes `texts` into one padded batch.
     ///
     /// Rows are padded with `[PAD]` to the longest row when `padToLongest`, else to `maxLength`.
