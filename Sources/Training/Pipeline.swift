@@ -10,6 +10,10 @@ import Model
 /// `run_config.json` (the resolved configuration), `report.json`, `checkpoints/` (resumable state)
 /// and `state.json` (which phases are finished, for `--resume`).
 public final class Pipeline {
+    /// Below this many validation examples a run warns that its choice of checkpoint is noisy
+    /// (one example is half a point of accuracy at 200).
+    static let fewValidationExamples = 200
+
     public let config: PipelineConfig
     let log: (String) -> Void
     /// Runs a training phase somewhere else (a coordinator's workers); nil: in this process.
@@ -79,6 +83,10 @@ public final class Pipeline {
         let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: maxLength) }
         let trainData = encode(train), validationData = encode(validation)
         log("data: \(trainData.count) training, \(validationData.count) validation \(train.pairs == nil ? "examples" : "sentence pairs"), labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
+        if validationData.count < Self.fewValidationExamples {
+            log("note: the best checkpoints are chosen on only \(validationData.count) validation examples (ties go to the "
+                + "earliest), so the choice is noisy: pass --validation FILE or raise held_out")
+        }
 
         // Teacher.
         var teacher = try SequenceClassifier.load(directory: config.teacher, seed: config.seed,

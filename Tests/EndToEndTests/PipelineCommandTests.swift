@@ -25,6 +25,7 @@ final class PipelineCommandTests: CLITestCase {
                               "--trace-steps"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("retention"), "summary: \(result.stdout)")
+        XCTAssertTrue(result.stderr.contains("chosen on only 6 validation examples"), "a tiny held-out share is flagged")
         for name in ["teacher/config.json", "teacher/model.safetensors", "teacher/vocab.txt", "teacher/tokenizer_config.json",
                      "student/config.json", "student/model.safetensors", "student/vocab.txt",
                      "metrics.jsonl", "run_config.json", "report.json", "report.md", "model_comparison.svg",
