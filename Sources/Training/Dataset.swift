@@ -21,6 +21,9 @@ public struct Dataset: Sendable {
     public let source: String
     /// How many bad rows were skipped when loading with `DatasetOptions.skipBadRows`.
     public let skippedRows: Int
+    /// The columns (JSONL: keys) the texts were read from: one, or two for sentence pairs; empty
+    /// for examples made in memory.
+    public internal(set) var textColumns: [String] = []
 
     /// Number of examples.
     public var count: Int { texts.count }
@@ -89,8 +92,11 @@ public struct Dataset: Sendable {
     }
 
     private func subset(_ indices: [Int]) -> Dataset {
-        Dataset(texts: indices.map { texts[$0] }, pairs: pairs.map { p in indices.map { p[$0] } },
-                labels: indices.map { labels[$0] }, labelNames: labelNames, source: source, skippedRows: skippedRows)
+        var part = Dataset(texts: indices.map { texts[$0] }, pairs: pairs.map { p in indices.map { p[$0] } },
+                           labels: indices.map { labels[$0] }, labelNames: labelNames, source: source,
+                           skippedRows: skippedRows)
+        part.textColumns = textColumns
+        return part
     }
 
     /// The token ids of example `index`: `[CLS] text [SEP]`, or `[CLS] text [SEP] pair [SEP]`,

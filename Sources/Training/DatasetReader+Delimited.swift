@@ -40,6 +40,7 @@ extension DatasetReader {
                 + "columns found: \(columnList)"))
         }
         let textColumn = columns[textIndex]
+        self.textColumn = textColumn
         pairColumn = textColumns.pair
         afterHeader = " after the header on line \(header.line)"
         let expected = "expected \(columns.count) \(name)-separated fields (\(columns.joined(separator: ", ")))"

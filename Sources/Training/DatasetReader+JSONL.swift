@@ -49,6 +49,7 @@ extension DatasetReader {
             throw ModelError(file: path, "no object has the second text key '\(pairKey)'; keys found on line "
                 + "\(objects[0].line): \(keysFound)")
         }
+        textColumn = textKey
         pairColumn = pairKey
         labelColumn = options.labelColumn ?? DatasetOptions.defaultLabelColumn
         guard objects.contains(where: { $0.object[labelColumn] != nil }) else {

@@ -34,6 +34,8 @@ struct DatasetReader {
     var bad: [BadRow] = []
     /// The label column's name as used in messages.
     var labelColumn = DatasetOptions.defaultLabelColumn
+    /// The text column's name as found.
+    var textColumn = ""
     /// The second text column's name for sentence pairs, else nil.
     var pairColumn: String?
     /// Where data rows were expected, for the message when there are none.
@@ -68,8 +70,10 @@ struct DatasetReader {
             throw ModelError(file: path, "no data rows\(afterHeader): expected at least one example")
         }
         if let labelProblem { throw ModelError(file: path, labelProblem) }
-        return Dataset(texts: rows.map(\.text), pairs: pairColumn == nil ? nil : rows.map { $0.pair ?? "" },
-                       labels: labels, labelNames: names, source: path, skippedRows: bad.count)
+        var dataset = Dataset(texts: rows.map(\.text), pairs: pairColumn == nil ? nil : rows.map { $0.pair ?? "" },
+                              labels: labels, labelNames: names, source: path, skippedRows: bad.count)
+        dataset.textColumns = [textColumn] + (pairColumn.map { [$0] } ?? [])
+        return dataset
     }
 
     func error(_ row: BadRow, prefix: String = "", suffix: String = "") -> ModelError {

@@ -82,7 +82,7 @@ public final class Pipeline {
         }
         let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: maxLength) }
         let trainData = encode(train), validationData = encode(validation)
-        log("data: \(trainData.count) training, \(validationData.count) validation \(train.pairs == nil ? "examples" : "sentence pairs"), labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
+        log("data: \(trainData.count) training, \(validationData.count) validation \(train.pairs == nil ? "examples" : "sentence pairs") (\(train.textColumns.joined(separator: " + "))), labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
         if validationData.count < Self.fewValidationExamples {
             log("note: the best checkpoints are chosen on only \(validationData.count) validation examples (ties go to the "
                 + "earliest), so the choice is noisy: pass --validation FILE or raise held_out")
@@ -202,6 +202,7 @@ public final class Pipeline {
                         "best_validation_accuracy": distilled.bestAccuracy ?? 0],
             "evaluations": evaluations, "labels": train.labelNames,
             "training_examples": trainData.count, "validation_examples": validationData.count,
+            "text_columns": train.textColumns,
             "seconds": Date().timeIntervalSince(started),
         ]
         try writeJSON(report, to: path("report.json"))

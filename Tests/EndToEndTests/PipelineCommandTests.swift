@@ -112,8 +112,9 @@ final class PipelineCommandTests: CLITestCase {
                          "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1"]
         let result = try run(arguments)
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stderr.contains("sentence pairs"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("sentence pairs (sentence1 + sentence2)"), result.stderr)
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any]
+        XCTAssertEqual(report?["text_columns"] as? [String], ["sentence1", "sentence2"])
         let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
         let teacherAccuracy = (evaluation?["teacher"] as? [String: Any])?["accuracy"] as? Double ?? 0
         // Either text alone predicts the label no better than chance (0.5).

@@ -75,6 +75,8 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(data.texts, ["A man sleeps.", "It rains."])
         XCTAssertEqual(data.pairs, ["Someone rests.", "The sun shines."])
         XCTAssertEqual(data.labelNames, ["entailment", "not_entailment"])
+        XCTAssertEqual(data.textColumns, ["sentence1", "sentence2"])
+        XCTAssertEqual(try data.split(heldOutFraction: 0.5, seed: 1).validation.textColumns, ["sentence1", "sentence2"])
         // QNLI has a 'sentence' column too: the pair (question, sentence) wins over the single column.
         let qnli = try write("qnli.tsv", "index\tquestion\tsentence\tlabel\n0\tWho?\tNobody.\t1\n1\tWhy?\tBecause.\t0\n")
         XCTAssertEqual(try Dataset.load(qnli).texts, ["Who?", "Why?"])
@@ -85,11 +87,13 @@ final class DatasetTests: XCTestCase {
             + "{\"question1\": \"s\", \"question2\": \"t\", \"label\": 0}\n")
         XCTAssertEqual(try Dataset.load(jsonl).texts, ["q", "s"])
         XCTAssertEqual(try Dataset.load(jsonl).pairs, ["r", "t"])
+        XCTAssertEqual(try Dataset.load(jsonl).textColumns, ["question1", "question2"])
         // One text per example stays that way: no pair, and a named text column turns detection off.
         XCTAssertNil(try Dataset.load(try write("one.tsv", "sentence\tlabel\na\t0\nb\t1\n")).pairs)
         let named = try Dataset.load(rte, options: DatasetOptions(textColumn: "sentence2"))
         XCTAssertEqual(named.texts, ["Someone rests.", "The sun shines."])
         XCTAssertNil(named.pairs)
+        XCTAssertEqual(named.textColumns, ["sentence2"])
     }
 
     func testPairColumnsCanBeNamedAndMissingOnesAreReported() throws {
