@@ -4,9 +4,9 @@ import Model
 /// Labelled texts for a classifier, read from a TSV, CSV or JSONL file, with a fixed label map.
 ///
 /// `labels[i]` is the class id of `texts[i]` (with `pairs[i]` for sentence-pair tasks), an index
-/// into `labelNames`. The map is
-/// deterministic: integer labels keep their value, string labels are numbered in sorted order of
-/// the distinct names, so the same set of labels always gets the same ids whatever the row order.
+/// into `labelNames`. The map is deterministic: integer labels keep their value, string labels are
+/// numbered in sorted order of the distinct names, so the same set of labels always gets the same
+/// ids whatever the row order.
 public struct Dataset: Sendable {
     /// The example texts, in file order.
     public let texts: [String]

@@ -39,8 +39,7 @@ extension DatasetReader {
             throw error(BadRow(line: header.line, problem: "the header has no label column '\(labelColumn)'; "
                 + "columns found: \(columnList)"))
         }
-        let textColumn = columns[textIndex]
-        self.textColumn = textColumn
+        textColumn = textColumns.text
         pairColumn = textColumns.pair
         afterHeader = " after the header on line \(header.line)"
         let expected = "expected \(columns.count) \(name)-separated fields (\(columns.joined(separator: ", ")))"
@@ -68,15 +67,14 @@ extension DatasetReader {
                 if index == labelIndex { label = value }
             }
             guard valid else { continue }
-            if let row = checkedRow(line: record.line, text: text, pair: pairIndex == nil ? nil : pair, label: label,
-                                    textColumn: textColumn) {
+            if let row = checkedRow(line: record.line, text: text, pair: pairIndex == nil ? nil : pair, label: label) {
                 rows.append(row)
             }
         }
     }
 
     /// Keeps a row with text and a label; records anything else as bad.
-    mutating func checkedRow(line: Int, text: String, pair: String?, label: String, textColumn: String) -> RawRow? {
+    mutating func checkedRow(line: Int, text: String, pair: String?, label: String) -> RawRow? {
         if text.allSatisfy(\.isWhitespace) {
             bad.append(BadRow(line: line, problem: "empty text in '\(textColumn)': expected the example's text"))
             return nil

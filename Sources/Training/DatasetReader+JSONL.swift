@@ -64,7 +64,7 @@ extension DatasetReader {
                 pair = value
             }
             guard let label = jsonLabel(object[labelColumn], line: line) else { continue }
-            if let row = checkedRow(line: line, text: text, pair: pair, label: label, textColumn: textKey) {
+            if let row = checkedRow(line: line, text: text, pair: pair, label: label) {
                 rows.append(row)
             }
         }
