@@ -22,11 +22,7 @@ struct BenchLatency: ParsableCommand {
     @Option(help: "Untimed calls before timing.") var warmup = 20
     @Option(name: .customLong("max-length")) var maxLength = 128
     @Option(name: .customLong("throughput-batch-size"), help: "Also time batches of this size (0: skip).") var throughputBatchSize = 0
-    @Option(name: .customLong("text-column")) var textColumn: String?
-    @Option(name: .customLong("text-pair-column"), help: "The second text column of a sentence-pair task.")
-    var textPairColumn: String?
-    @Option(name: .customLong("label-column")) var labelColumn: String?
-    @Flag(name: .customLong("skip-bad-rows")) var skipBadRows = false
+    @OptionGroup var columns: DataColumnOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -45,8 +41,7 @@ struct BenchLatency: ParsableCommand {
             let loadMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
             let tokenizer = try BertTokenizer.load(directory: model)
             try classifier.checkVocabulary(of: tokenizer, directory: model)
-            let dataset = try Dataset.load(data, options: DatasetOptions(
-                textColumn: textColumn, textPairColumn: textPairColumn, labelColumn: labelColumn, skipBadRows: skipBadRows))
+            let dataset = try Dataset.load(data, options: columns.datasetOptions())
             guard !dataset.texts.isEmpty else { throw ModelError(file: data, "no sentences to time") }
             let length = classifier.maximumLength(maxLength)
             let count = sentences == 0 ? dataset.texts.count : sentences

@@ -10,13 +10,9 @@ struct Eval: ParsableCommand {
 
     @Option(help: "A Hugging Face model folder with a trained head.") var model: String
     @Option(help: "Labelled data (TSV with header, CSV or JSONL).") var data: String
-    @Option(name: .customLong("text-column")) var textColumn: String?
-    @Option(name: .customLong("text-pair-column"), help: "The second text column of a sentence-pair task.")
-    var textPairColumn: String?
-    @Option(name: .customLong("label-column")) var labelColumn: String?
+    @OptionGroup var columns: DataColumnOptions
     @Option(name: .customLong("max-length")) var maxLength = 128
     @Option(help: "oneDNN threads.") var threads = 2
-    @Flag(name: .customLong("skip-bad-rows")) var skipBadRows = false
     @Flag(help: "Print {\"accuracy\", \"macro_f1\", \"examples\"} as JSON.") var json = false
 
     func run() throws {
@@ -25,8 +21,7 @@ struct Eval: ParsableCommand {
             // Any model folder: fp32, fp16 or int8 (ClassifierLoader refuses an untrained head).
             let classifier = try ClassifierLoader.load(directory: model)
             let names = classifier.config.labelNames
-            let dataset = try Dataset.load(data, options: DatasetOptions(
-                textColumn: textColumn, textPairColumn: textPairColumn, labelColumn: labelColumn, skipBadRows: skipBadRows, labelNames: names))
+            let dataset = try Dataset.load(data, options: columns.datasetOptions(labelNames: names))
             let tokenizer = try BertTokenizer.load(directory: model)
             try classifier.checkVocabulary(of: tokenizer, directory: model)
             let encoded = EncodedDataset(dataset, tokenizer: tokenizer, maxLength: classifier.maximumLength(maxLength))

@@ -25,11 +25,7 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "oneDNN threads.") var threads: Int?
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
     var maxTrainExamples: Int?
-    @Option(name: .customLong("text-column")) var textColumn: String?
-    @Option(name: .customLong("text-pair-column"), help: "The second text column of a sentence-pair task.")
-    var textPairColumn: String?
-    @Option(name: .customLong("label-column")) var labelColumn: String?
-    @Flag(name: .customLong("skip-bad-rows"), help: "Skip and count malformed rows instead of stopping.") var skipBadRows = false
+    @OptionGroup var columns: DataColumnOptions
     @Flag(help: "Continue an interrupted run from its checkpoints.") var resume = false
     @Flag(name: .customLong("trace-steps"), help: "Log each step's example indices and losses to metrics.jsonl (see scripts/peer_trajectory.py).")
     var traceSteps = false
@@ -82,10 +78,7 @@ struct PipelineOptions: ParsableArguments {
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }
-        if let textColumn { c.textColumn = textColumn }
-        if let textPairColumn { c.textPairColumn = textPairColumn }
-        if let labelColumn { c.labelColumn = labelColumn }
-        if skipBadRows { c.skipBadRows = true }
+        columns.apply(to: &c)
         if traceSteps { c.traceSteps = true }
         return c
     }
