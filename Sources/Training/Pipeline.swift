@@ -152,6 +152,7 @@ public final class Pipeline {
         o.lengthBucketed = config.lengthBucketed
         o.hiddenWeight = Float(config.distill.hiddenWeight)
         o.linearDecay = config.distill.schedule == "linear"
+        o.averageLast = config.distill.averageLast
         o.traceSteps = config.traceSteps
         log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
@@ -165,6 +166,8 @@ public final class Pipeline {
             try model.saveFolder(path("student"), vocabularyFrom: config.teacher)
         }
         let distilled = try runInterruptible(distiller, job: job, resume: resume)
+        log(String(format: "student: best validation accuracy %.4f at step %d%@", distilled.bestAccuracy ?? 0, distilled.bestStep ?? 0,
+                   distilled.bestAveraged.map { " (the average of the last \($0) evaluations' weights)" } ?? ""))
         let best = try SequenceClassifier.load(directory: path("student")).model
         state["student_done"] = true
         try writeJSON(state, to: path("state.json"))
@@ -199,7 +202,8 @@ public final class Pipeline {
             "student": ["path": path("student"), "parameters": best.parameterCount, "layers": layers,
                         "size_bytes": diskSize(path("student/model.safetensors")),
                         "distill_seconds": distilled.seconds, "examples_per_s": distilled.examplesPerSecond,
-                        "best_validation_accuracy": distilled.bestAccuracy ?? 0],
+                        "best_validation_accuracy": distilled.bestAccuracy ?? 0,
+                        "best_step": distilled.bestStep ?? 0, "averaged_checkpoints": distilled.bestAveraged ?? 1],
             "evaluations": evaluations, "labels": train.labelNames,
             "training_examples": trainData.count, "validation_examples": validationData.count,
             "text_columns": train.textColumns,

@@ -29,6 +29,10 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         /// The learning rate over the run: `constant` (Adam at `learning_rate` throughout) or
         /// `linear` (decaying linearly from `learning_rate` to 0 at the last step).
         public var schedule = "constant"
+        /// Average the weights evaluated in this last share of the distillation steps (stochastic
+        /// weight averaging, one sample per evaluation) and keep the average when it beats the best
+        /// checkpoint on the validation set; 0 turns it off (`WeightAverage`).
+        public var averageLast = 0.0
         public init() {}
     }
 
@@ -85,7 +89,7 @@ extension PipelineConfig.Distill {
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
-        case schedule
+        case schedule, averageLast = "average_last"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -100,6 +104,7 @@ extension PipelineConfig.Distill {
         hiddenWeight = try c.decodeIfPresent(Double.self, forKey: .hiddenWeight) ?? hiddenWeight
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
+        averageLast = try c.decodeIfPresent(Double.self, forKey: .averageLast) ?? averageLast
     }
 }
 
@@ -154,6 +159,9 @@ extension PipelineConfig {
         }
         if !(distill.alpha >= 0 && distill.alpha <= 1) { problems.append("distill.alpha must be in [0, 1], got \(distill.alpha)") }
         if !(distill.temperature > 0) { problems.append("distill.temperature must be positive, got \(distill.temperature)") }
+        if !(distill.averageLast >= 0 && distill.averageLast <= 1) {
+            problems.append("distill.average_last must be in [0, 1] (a share of the steps; 0: off), got \(distill.averageLast)")
+        }
         if eval.isEmpty { problems.append("eval needs at least one file") }
         return problems
     }

@@ -25,6 +25,9 @@ public struct TrainingOptions: Sendable, Codable {
     public var maxSteps: Int?
     /// Weight of the hidden-state MSE term (distillation only); 0 turns it off.
     public var hiddenWeight: Float = 0
+    /// Average the weights evaluated in this last share of the steps and keep the average when it
+    /// beats the best checkpoint on the validation set (`WeightAverage`); 0 turns it off.
+    public var averageLast = 0.0
     /// With several workers, all-reduce each layer's gradients on a second thread as soon as the
     /// backward pass has finished them, while it goes on with the layers below.
     public var overlapCommunication = true
@@ -40,6 +43,8 @@ public struct TrainingSummary: Sendable {
     public let steps: Int
     public let bestAccuracy: Double?
     public let bestStep: Int?
+    /// When the weights kept are an average (`WeightAverage`): how many evaluations it averaged.
+    public let bestAveraged: Int?
     public let lastLoss: Float
     public let examplesPerSecond: Double
     public let seconds: Double
@@ -86,6 +91,9 @@ public final class Trainer {
     var epochBatches: (epoch: Int, batches: [[Int]])?
     var bestAccuracy: Double?
     var bestStep: Int?
+    var bestAveraged: Int?
+    /// The running average of the last evaluations' weights (`options.averageLast`; evaluating trainer only).
+    var average: WeightAverage?
 
     public init(model: SequenceClassifier, mode: Mode, train: EncodedDataset, validation: EncodedDataset?,
                 options: TrainingOptions, checkpointPath: String? = nil, metrics: MetricsLog? = nil,
@@ -113,6 +121,9 @@ public final class Trainer {
         }
         progress = Progress(label: label, total: min(options.maxSteps ?? Int.max, batcher.batchCount * options.epochs))
         progress.quiet = communicator.rank != 0
+        if options.averageLast > 0, validation != nil {
+            average = WeightAverage(parameters: model.parameters.count, fraction: min(options.averageLast, 1), totalSteps: totalSteps)
+        }
     }
 
     public var stepsPerEpoch: Int { batcher.batchCount }
@@ -174,7 +185,7 @@ public final class Trainer {
         public func summary(steps: Int, trainer: Trainer) -> TrainingSummary {
             let seconds = Date().timeIntervalSince(start)
             return TrainingSummary(steps: steps, bestAccuracy: trainer.bestAccuracy, bestStep: trainer.bestStep,
-                                   lastLoss: lastLoss, examplesPerSecond: Double(examples) / max(seconds, 1e-9),
+                                   bestAveraged: trainer.bestAveraged, lastLoss: lastLoss, examplesPerSecond: Double(examples) / max(seconds, 1e-9),
                                    seconds: seconds)
         }
     }
@@ -376,8 +387,34 @@ public final class Trainer {
         if bestAccuracy.map({ result.metrics.accuracy > $0 }) ?? true {
             bestAccuracy = result.metrics.accuracy
             bestStep = step
+            bestAveraged = nil
             if communicator.rank == 0 { try onBest(model, result.metrics) }
         }
+        if let average, average.covers(step: step) {
+            average.add(UnsafeBufferPointer(model.parameters.buffer))
+            if step == totalSteps, average.count > 1 { try evaluateAverage(average, on: validation) }
+        }
+    }
+
+    /// Evaluates the average of the last evaluations' weights (the run's last step); it replaces
+    /// the best checkpoint only when its validation accuracy is higher.
+    func evaluateAverage(_ average: WeightAverage, on validation: EncodedDataset) throws {
+        let result = average.withAverage(in: model) {
+            Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize)
+        }
+        var record: [String: Any] = ["kind": "average_eval", "phase": phase, "step": step, "averaged": average.count,
+                                     "after_step": average.startAfter]
+        for (key, value) in result.metrics.jsonObject { record[key] = value }
+        metrics?.append(record)
+        let better = bestAccuracy.map { result.metrics.accuracy > $0 } ?? true
+        progress.note(String(format: "average of the %d evaluations after step %d: validation accuracy %.4f, macro-F1 %.4f (%@)",
+                             average.count, average.startAfter, result.metrics.accuracy, result.metrics.macroF1,
+                             better ? "kept: better than the best checkpoint" : "not kept: the best checkpoint is as good or better"))
+        guard better else { return }
+        bestAccuracy = result.metrics.accuracy
+        bestStep = step
+        bestAveraged = average.count
+        if communicator.rank == 0 { try average.withAverage(in: model) { try onBest(model, result.metrics) } }
     }
 }
 

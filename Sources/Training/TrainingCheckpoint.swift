@@ -23,6 +23,9 @@ extension Trainer {
             tensors.append(.float32(name: "logit_cache.values", shape: [cache.values.count], values: cache.values))
             tensors.append(.float32(name: "logit_cache.filled", shape: [cache.filled.count], values: cache.filled.map { $0 ? 1 : 0 }))
         }
+        if let average, average.count > 0 {
+            tensors.append(.float32(name: "average.mean", shape: [average.mean.count], values: average.mean))
+        }
         var metadata = ["format": "edgedistill-checkpoint-1", "step": String(step),
                         "optimizer_step": String(optimizer.step), "seed": String(options.seed),
                         "batch_size": String(options.batchSize), "examples": String(train.sequences.count)]
@@ -30,6 +33,8 @@ extension Trainer {
             metadata["best_accuracy"] = String(best)
             metadata["best_step"] = String(at)
         }
+        if let average { metadata["average_count"] = String(average.count) }
+        if let n = bestAveraged { metadata["best_averaged"] = String(n) }
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
     }
 
@@ -67,9 +72,24 @@ extension Trainer {
             }
             touchedAt = steps.map { Int32($0) }
         }
+        if let average {
+            // The average of the evaluations so far; none is needed before its first one.
+            let count = file.metadata["average_count"].flatMap(Int.init) ?? 0
+            var mean = [Float](repeating: 0, count: average.mean.count)
+            if count > 0 {
+                guard file.info("average.mean")?.elementCount == mean.count else {
+                    throw ModelError(file: path, "checkpoint has no weight average of this model's \(mean.count) parameters (tensor 'average.mean'), though this run averages the evaluations after step \(average.startAfter): resume with the same options, or start afresh without --resume")
+                }
+                try mean.withUnsafeMutableBufferPointer { try file.floats("average.mean", into: $0) }
+            } else if savedStep > average.startAfter, file.metadata["average_count"] == nil {
+                throw ModelError(file: path, "checkpoint was written without weight averaging, this run averages the evaluations after step \(average.startAfter): resume with the same options, or start afresh without --resume")
+            }
+            average.restore(mean: mean, count: count)
+        }
         step = savedStep
         optimizer.restart(at: optimizerStep, touchedAt: touchedAt)
         bestAccuracy = file.metadata["best_accuracy"].flatMap(Double.init)
         bestStep = file.metadata["best_step"].flatMap(Int.init)
+        bestAveraged = file.metadata["best_averaged"].flatMap(Int.init)
     }
 }

@@ -21,6 +21,9 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "Exact teacher layers for the student, e.g. 0,3.") var layers: String?
     @Option(name: .customLong("distill-schedule"), help: "Distillation learning rate: constant or linear (decay to 0).")
     var distillSchedule: String?
+    @Option(name: .customLong("average-last"),
+            help: "Average the student weights evaluated in this last share of the distillation steps (e.g. 0.33) and keep the average when it beats the best checkpoint on validation; 0: off.")
+    var averageLast: Double?
     @Option(help: "Seed for data order, initialisation and dropout.") var seed: UInt64?
     @Option(help: "oneDNN threads.") var threads: Int?
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
@@ -75,6 +78,7 @@ struct PipelineOptions: ParsableArguments {
             c.distill.layers = parsed.compactMap { $0 }
         }
         if let distillSchedule { c.distill.schedule = distillSchedule }
+        if let averageLast { c.distill.averageLast = averageLast }
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }

@@ -28,11 +28,21 @@ final class DistributedRunTests: CLITestCase {
         let options = try tinyRunOptions(out: out, seed: 5, epochs: 1, checkpointEvery: 1)
         func runWith(_ workers: Int) throws -> (String, Result) {
             let folder = out + "\(workers)"
-            let result = try run(["run"] + options + ["--out", folder, "--workers", String(workers), "--checksum-every", "3"])
+            // --average-last 0.75: the coordinator averages the weights it evaluates after step 5 of 20 (at 10 and 20).
+            let result = try run(["run"] + options + ["--out", folder, "--workers", String(workers), "--checksum-every", "3",
+                                                      "--average-last", "0.75"])
             XCTAssertEqual(result.status, 0, "workers \(workers): \(result.stderr)")
             return (folder, result)
         }
+        /// The student's `average_eval` records: (evaluations averaged, validation accuracy).
+        func averages(_ folder: String) throws -> [[Double]] {
+            try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .filter { $0["kind"] as? String == "average_eval" }
+                .map { [Double($0["averaged"] as? Int ?? -1), $0["accuracy"] as? Double ?? -1] }
+        }
         let (one, _) = try runWith(1)
+        XCTAssertEqual(try averages(one).map { $0[0] }, [2])
         for workers in [2, 3] {
             let (many, result) = try runWith(workers)
             XCTAssertTrue(result.stderr.contains("ring 1 of \(workers) worker(s)"), result.stderr)
@@ -43,6 +53,7 @@ final class DistributedRunTests: CLITestCase {
                 XCTAssertLessThan(difference, Self.equivalenceTolerance, "\(phase) with \(workers) workers differs by \(difference)")
                 XCTAssertGreaterThan(a.count, 1000)
             }
+            XCTAssertEqual(try averages(many), try averages(one), "the weight average with \(workers) workers")
         }
     }
 }

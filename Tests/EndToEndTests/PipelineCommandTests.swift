@@ -19,6 +19,7 @@ final class PipelineCommandTests: CLITestCase {
           learning_rate: 0.001
           eval_every: 10
           schedule: linear
+          average_last: 0.5
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let result = try run(["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev,
                               "--out", out, "--epochs", "2", "--student-layers", "1", "--seed", "3", "--threads", "1",
@@ -63,6 +64,13 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertEqual(rates, rates.sorted(by: >), "the distillation rate decays: \(rates)")
         XCTAssertLessThan(rates.last ?? 1, 0.5e-3, "the distillation rate decays towards 0: \(rates)")
         try checkStepTrace(lines, trainLines: trainLines, examples: 320 - 6, batchSize: 16, epochs: 2)
+        // average_last: the weights of the distillation's last evaluations (after step 20 of 40) averaged and evaluated once.
+        let averages = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["kind"] as? String == "average_eval" }
+        XCTAssertEqual(averages.count, 1)
+        XCTAssertEqual(averages.first?["averaged"] as? Int, 2, "evaluations at steps 30 and 40")
+        XCTAssertEqual(averages.first?["phase"] as? String, "student")
+        XCTAssertNotNil((report?["student"] as? [String: Any])?["averaged_checkpoints"] as? Int)
 
         // eval agrees with the report.
         let eval = try run(["eval", "--model", out + "/student", "--data", dev, "--json", "--threads", "1"])
@@ -169,7 +177,7 @@ final class PipelineCommandTests: CLITestCase {
         let teacher = try tinyEncoder()
         let train = try sentimentData(200, seed: 6), dev = try sentimentData(30, seed: 7)
         let config = scratch.appendingPathComponent("resume.yaml").path
-        try "checkpoint_every: 4\nfinetune:\n  epochs: 2\n  eval_every: 3\ndistill:\n  eval_every: 5\n"
+        try "checkpoint_every: 4\nfinetune:\n  epochs: 2\n  eval_every: 3\ndistill:\n  eval_every: 5\n  average_last: 0.75\n"
             .write(toFile: config, atomically: true, encoding: .utf8)
         func arguments(_ out: String) -> [String] {
             ["run", "--config", config, "--teacher", teacher, "--train", train, "--eval", dev, "--out", out,

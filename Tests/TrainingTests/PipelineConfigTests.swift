@@ -25,12 +25,13 @@ final class PipelineConfigTests: XCTestCase {
     }
 
     func testSnakeCaseKeysOverrideDefaults() throws {
-        let config = try decode(#"{"max_length": 64, "distill": {"batch_size": 8, "layers": [1, 4], "hidden_weight": 0.5, "schedule": "linear"}, "finetune": {"mode": "never"}}"#)
+        let config = try decode(#"{"max_length": 64, "distill": {"batch_size": 8, "layers": [1, 4], "hidden_weight": 0.5, "schedule": "linear", "average_last": 0.25}, "finetune": {"mode": "never"}}"#)
         XCTAssertEqual(config.maxLength, 64)
         XCTAssertEqual(config.distill.batchSize, 8)
         XCTAssertEqual(config.distill.layers, [1, 4])
         XCTAssertEqual(config.distill.hiddenWeight, 0.5)
         XCTAssertEqual(config.distill.schedule, "linear")
+        XCTAssertEqual(config.distill.averageLast, 0.25)
         XCTAssertEqual(config.distill.epochs, 3, "keys not given keep their defaults")
         XCTAssertEqual(config.finetune.mode, "never")
     }
@@ -44,9 +45,9 @@ final class PipelineConfigTests: XCTestCase {
     }
 
     func testValidationNamesEachBadKey() throws {
-        let config = try decode(#"{"max_length": 1, "held_out": 1.5, "finetune": {"mode": "sometimes"}, "distill": {"alpha": -1, "temperature": 0, "batch_size": 0, "schedule": "cosine"}}"#)
+        let config = try decode(#"{"max_length": 1, "held_out": 1.5, "finetune": {"mode": "sometimes"}, "distill": {"alpha": -1, "temperature": 0, "batch_size": 0, "schedule": "cosine", "average_last": 1.5}}"#)
         let problems = try config.validate().joined(separator: "\n")
-        for key in ["max_length", "held_out", "finetune.mode", "distill.alpha", "distill.temperature", "distill.batch_size", "distill.schedule"] {
+        for key in ["max_length", "held_out", "finetune.mode", "distill.alpha", "distill.temperature", "distill.batch_size", "distill.schedule", "distill.average_last"] {
             XCTAssertTrue(problems.contains(key), "no problem reported for \(key): \(problems)")
         }
     }

@@ -131,6 +131,7 @@ final class TrainerTests: XCTestCase {
         options.linearDecay = true
         options.warmupFraction = 0.2
         options.learningRate = 1e-3
+        options.averageLast = 0.75   // evaluations after step 4: the checkpoint at 10 holds an average of 3
         func trainer(_ checkpoint: String) throws -> Trainer {
             let teacher = try load("teacher")
             let t = Trainer(model: try teacher.student(layers: [1, 2]),
@@ -152,6 +153,93 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(resumed.model.parameters.checksum(), straight.model.parameters.checksum(),
                        "resumed weights differ from the uninterrupted run")
         XCTAssertEqual(resumed.bestAccuracy, straight.bestAccuracy)
+        XCTAssertEqual(resumed.average?.count, 5, "the evaluations at steps 5, 8 (epoch end), 10, 15 and 16")
+        XCTAssertEqual(resumed.average?.count, straight.average?.count)
+        XCTAssertEqual(resumed.average?.mean, straight.average?.mean, "the resumed weight average differs")
+        XCTAssertEqual(resumed.bestAveraged, straight.bestAveraged)
+    }
+
+    /// A checkpoint written without weight averaging, resumed past the start of the average, is
+    /// refused by name (the average of the evaluations before it is missing), and left as it was.
+    func testResumeRefusesACheckpointWithoutTheWeightAverage() throws {
+        let train = syntheticTask(count: 64, seed: 10), validation = syntheticTask(count: 20, seed: 11)
+        var options = TrainingOptions()
+        options.batchSize = 8
+        options.evalEvery = 2
+        options.checkpointEvery = 4
+        let path = scratch.appendingPathComponent("avg.ckpt").path
+        func trainer(averageLast: Double) throws -> Trainer {
+            var o = options
+            o.averageLast = averageLast
+            let t = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: validation,
+                            options: o, checkpointPath: path)
+            t.progress.quiet = true
+            return t
+        }
+        _ = try trainer(averageLast: 0).run(until: 5)
+        let before = FileManager.default.contents(atPath: path)
+        // 24 steps: with 0.9 the evaluations after step 2 are averaged; the checkpoint is at step 4.
+        XCTAssertThrowsError(try trainer(averageLast: 0.9).run(resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("without weight averaging"), "\(error)")
+            XCTAssertTrue("\(error)".contains(path), "the message names the file: \(error)")
+        }
+        XCTAssertEqual(FileManager.default.contents(atPath: path), before, "the checkpoint was changed")
+    }
+
+    /// The weight average is the mean of the weights at the evaluations of the run's last share;
+    /// it is kept (handed to `onBest`) only when it beats the best checkpoint on validation; and
+    /// averaging leaves training itself unchanged.
+    func testWeightAverageOfTheLastEvaluationsIsACandidateCheckpoint() throws {
+        let train = syntheticTask(count: 96, seed: 8), validation = syntheticTask(count: 40, seed: 9)
+        var options = TrainingOptions()
+        options.epochs = 2
+        options.batchSize = 16
+        options.evalEvery = 2
+        options.learningRate = 1e-3
+        func trainer(averageLast: Double, onBest: @escaping (SequenceClassifier, ClassificationMetrics) throws -> Void = { _, _ in })
+            throws -> Trainer {
+            var o = options
+            o.averageLast = averageLast
+            let teacher = try load("teacher")
+            let t = Trainer(model: try teacher.student(layers: [1, 2]),
+                            mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [1, 2]),
+                            train: train, validation: validation, options: o, onBest: onBest)
+            t.progress.quiet = true
+            return t
+        }
+        // The weights at every evaluation (steps 2, 4, ..., 12), from a run that stops at each.
+        var samples: [[Float]] = []
+        for stop in stride(from: 2, through: 12, by: 2) {
+            let t = try trainer(averageLast: 0)
+            _ = try t.run(until: stop)
+            samples.append(Array(t.model.parameters.buffer))
+        }
+        var kept: [Float]?
+        let averaging = try trainer(averageLast: 0.5) { model, _ in kept = Array(model.parameters.buffer) }
+        _ = try averaging.run()
+        let average = try XCTUnwrap(averaging.average)
+        XCTAssertEqual(average.startAfter, 6)
+        XCTAssertEqual(average.count, 3, "the evaluations at steps 8, 10 and 12")
+        var worst: Float = 0
+        for i in 0..<average.mean.count {
+            let mean = (samples[3][i] + samples[4][i] + samples[5][i]) / 3
+            worst = max(worst, abs(average.mean[i] - mean))
+        }
+        XCTAssertLessThan(worst, 1e-6, "the running mean differs from the mean of the evaluated weights")
+        XCTAssertEqual(Array(averaging.model.parameters.buffer), samples[5], "averaging changed the training trajectory")
+
+        // Kept only when better than the best checkpoint: first pretend nothing was better, then everything.
+        let validationSet = validation
+        averaging.bestAccuracy = 1.01
+        kept = nil
+        try averaging.evaluateAverage(average, on: validationSet)
+        XCTAssertNil(kept, "an average no better than the best checkpoint is not kept")
+        XCTAssertNil(averaging.bestAveraged)
+        averaging.bestAccuracy = -1
+        try averaging.evaluateAverage(average, on: validationSet)
+        XCTAssertEqual(kept, average.mean, "the kept model holds the average")
+        XCTAssertEqual(averaging.bestAveraged, 3)
+        XCTAssertEqual(Array(averaging.model.parameters.buffer), samples[5], "the last weights are put back after the average")
     }
 
     /// A fine-tuning run on a synthetic task stopped after 2 steps, with its checkpoint at `path`.
