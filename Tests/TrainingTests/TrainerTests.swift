@@ -23,6 +23,17 @@ final class TrainerTests: XCTestCase {
         try SequenceClassifier.load(directory: Self.models.appendingPathComponent(name).path).model
     }
 
+    /// A trainer distilling the tiny teacher into a student of its layers 1 and 2.
+    func distiller(_ train: EncodedDataset, validation: EncodedDataset?, options: TrainingOptions, checkpoint: String? = nil,
+                   onBest: @escaping (SequenceClassifier, ClassificationMetrics) throws -> Void = { _, _ in }) throws -> Trainer {
+        let teacher = try load("teacher")
+        let t = Trainer(model: try teacher.student(layers: [1, 2]),
+                        mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [1, 2]),
+                        train: train, validation: validation, options: options, checkpointPath: checkpoint, onBest: onBest)
+        t.progress.quiet = true
+        return t
+    }
+
     /// Sentences of random tokens; the label says which marker token (10 or 11) they hold, or neither.
     func syntheticTask(count: Int, seed: UInt64) -> EncodedDataset {
         var rng = NormalGenerator(seed: seed)
@@ -133,12 +144,7 @@ final class TrainerTests: XCTestCase {
         options.learningRate = 1e-3
         options.averageLast = 0.75   // evaluations after step 4: the checkpoint at 10 holds an average of 3
         func trainer(_ checkpoint: String) throws -> Trainer {
-            let teacher = try load("teacher")
-            let t = Trainer(model: try teacher.student(layers: [1, 2]),
-                            mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [1, 2]),
-                            train: train, validation: validation, options: options, checkpointPath: checkpoint)
-            t.progress.quiet = true
-            return t
+            try distiller(train, validation: validation, options: options, checkpoint: checkpoint)
         }
         let straight = try trainer(scratch.appendingPathComponent("a.ckpt").path)
         _ = try straight.run()
@@ -200,12 +206,7 @@ final class TrainerTests: XCTestCase {
             throws -> Trainer {
             var o = options
             o.averageLast = averageLast
-            let teacher = try load("teacher")
-            let t = Trainer(model: try teacher.student(layers: [1, 2]),
-                            mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [1, 2]),
-                            train: train, validation: validation, options: o, onBest: onBest)
-            t.progress.quiet = true
-            return t
+            return try distiller(train, validation: validation, options: o, onBest: onBest)
         }
         // The weights at every evaluation (steps 2, 4, ..., 12), from a run that stops at each.
         var samples: [[Float]] = []
