@@ -9,4 +9,7 @@ extern int omp_get_num_threads(void);
 /* libgomp's entry point for a parallel region: runs fn(data) on num_threads threads of the same
    pool oneDNN uses, so element-wise kernels share threads with GEMM instead of competing. */
 extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+/* Macros Swift cannot import, as constants. */
+static const int64_t edgedistill_runtime_dim = DNNL_RUNTIME_DIM_VAL;
+static inline void *edgedistill_memory_allocate(void) { return DNNL_MEMORY_ALLOCATE; }
 #endif

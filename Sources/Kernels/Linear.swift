@@ -2,18 +2,29 @@
 // Gradient contract: parameter gradients accumulate (+=); the input gradient overwrites unless
 // `accumulate` is set, which lets a residual branch add into the same buffer.
 
-/// out = inp * W^T + b.
+/// out = inp * W^T + b; with `frozen` (W reordered once, `FrozenWeights`) through oneDNN's matmul
+/// primitive instead of sgemm: the same products, without repacking W on every call.
 public func linearForward(
     _ out: UnsafeMutablePointer<Float>,        // (N, O)
     _ inp: UnsafePointer<Float>,               // (N, I)
     _ weight: UnsafePointer<Float>,            // (O, I)
     _ bias: UnsafePointer<Float>?,             // (O)
-    rows: Int, inputs: Int, outputs: Int
+    rows: Int, inputs: Int, outputs: Int, frozen: FrozenWeights? = nil
 ) {
     if let bias {
         parallelFor(rows, minimumPerThread: max(1, 4096 / max(outputs, 1))) { range in
             for r in range { (out + r * outputs).update(from: bias, count: outputs) }
         }
+    }
+    if let frozen, rows > 0 {
+        precondition(frozen.n == outputs && frozen.k == inputs, "frozen weights (\(frozen.n), \(frozen.k)) used as (\(outputs), \(inputs))")
+        if bias == nil { out.update(repeating: 0, count: rows * outputs) }
+        do {
+            try frozen.multiplyAdd(inp, rows: rows, into: out)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+        return
     }
     gemm(transA: false, transB: true, m: rows, n: outputs, k: inputs,
          a: inp, lda: inputs, b: weight, ldb: inputs,

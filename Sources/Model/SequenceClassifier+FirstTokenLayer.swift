@@ -23,11 +23,11 @@ extension SequenceClassifier {
         let x = a.input(ofLayer: l)
 
         let kv = s.qkv.reserve(n * 2 * c)
-        linearForward(kv, x, w.qkvWeight + c * c, w.qkvBias + c, rows: n, inputs: c, outputs: 2 * c)
+        linear(kv, x, w.qkvWeight + c * c, w.qkvBias + c, rows: n, inputs: c, outputs: 2 * c)
         let x0 = s.firstInput.reserve(b * c)
         for r in 0..<b { (x0 + r * c).update(from: x + Int(batch.layout.offsets[r]) * c, count: c) }
         let q = s.firstQuery.reserve(b * c)
-        linearForward(q, x0, w.qkvWeight, w.qkvBias, rows: b, inputs: c, outputs: c)
+        linear(q, x0, w.qkvWeight, w.qkvBias, rows: b, inputs: c, outputs: c)
 
         let attentionDropout = dropoutSeed != nil ? Float(config.attentionDropout) : 0
         let saved = firstTokenSaved(s, matrices: g, sequence: t, dropout: attentionDropout > 0, reserve: true)

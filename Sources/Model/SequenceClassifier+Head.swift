@@ -20,7 +20,7 @@ extension SequenceClassifier {
             (pooled + s * c).update(from: hidden + row * c, count: c)
         }
         let pre = a.preHead.reserve(b * c), act = a.headActivated.reserve(b * c)
-        linearForward(pre, pooled, parameter("pre_classifier.weight"), parameter("pre_classifier.bias"),
+        linear(pre, pooled, parameter("pre_classifier.weight"), parameter("pre_classifier.bias"),
                       rows: b, inputs: c, outputs: c)
         switch headActivation {
         case .relu: for i in 0..<(b * c) { act[i] = max(pre[i], 0) }
@@ -30,7 +30,7 @@ extension SequenceClassifier {
             dropoutForward(act, a.headMask.reserve(b * c), act, count: b * c,
                            probability: Float(config.classifierDropout), seed: seed &+ 3, offset: batch.origin.sentences * c)
         }
-        linearForward(a.logits.reserve(b * k), act, parameter("classifier.weight"),
+        linear(a.logits.reserve(b * k), act, parameter("classifier.weight"),
                       parameter("classifier.bias"), rows: b, inputs: c, outputs: k)
     }
 

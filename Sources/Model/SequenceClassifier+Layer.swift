@@ -14,7 +14,7 @@ extension SequenceClassifier {
         let x = a.input(ofLayer: l)
 
         let qkv = s.qkv.reserve(n * 3 * c)
-        linearForward(qkv, x, w.qkvWeight, w.qkvBias, rows: n, inputs: c, outputs: 3 * c)
+        linear(qkv, x, w.qkvWeight, w.qkvBias, rows: n, inputs: c, outputs: 3 * c)
         let attentionDropout = dropoutSeed != nil ? Float(config.attentionDropout) : 0
         let saved = AttentionSaved(
             probs: s.probs.reserve(g * t * t),
@@ -37,17 +37,17 @@ extension SequenceClassifier {
         let s = activations.layers[l], w = layerView(l, in: parameters)
         let (c, f, eps) = (config.hiddenSize, config.intermediateSize, Float(config.layerNormEpsilon))
         let r1 = s.residual1.reserve(n * c)
-        linearForward(r1, context, w.outWeight, w.outBias, rows: n, inputs: c, outputs: c)
+        linear(r1, context, w.outWeight, w.outBias, rows: n, inputs: c, outputs: c)
         add(r1, x, count: n * c)
         let h1 = s.hidden1.reserve(n * c)
         layerNormForward(h1, s.mean1.reserve(n), s.rstd1.reserve(n), r1, w.norm1Weight, w.norm1Bias,
                          rows: n, features: c, epsilon: eps)
 
         let f1 = s.ffn1.reserve(n * f), act = s.gelu.reserve(n * f)
-        linearForward(f1, h1, w.ffn1Weight, w.ffn1Bias, rows: n, inputs: c, outputs: f)
+        linear(f1, h1, w.ffn1Weight, w.ffn1Bias, rows: n, inputs: c, outputs: f)
         geluForward(act, f1, count: n * f)
         let r2 = s.residual2.reserve(n * c)
-        linearForward(r2, act, w.ffn2Weight, w.ffn2Bias, rows: n, inputs: f, outputs: c)
+        linear(r2, act, w.ffn2Weight, w.ffn2Bias, rows: n, inputs: f, outputs: c)
         if let seed = dropoutSeed, config.hiddenDropout > 0 {
             let (p, mask, offset) = (Float(config.hiddenDropout), s.ffnMask.reserve(n * c), batch.origin.tokens * c)
             if firstTokens {

@@ -42,6 +42,7 @@ extension SequenceClassifier {
         guard let batch = activations.batch else {
             preconditionFailure("backward called before forward")
         }
+        precondition(!isFrozen, "a frozen model cannot be trained: its linear layers use weights prepared once (freeze())")
         precondition(dlogits.count == batch.batchSize * config.labelCount, "dlogits must be (B, K)")
         let firstTokensOnly = activations.firstTokensOnly
         precondition(!firstTokensOnly || hiddenGradients[config.layerCount] == nil,

@@ -24,6 +24,8 @@ public final class SequenceClassifier {
     let activations: Activations
     /// Word-embedding rows that received gradient since the last `zeroGradients()`.
     var touchedRows = Set<Int32>()
+    /// After `freeze()`: each linear layer's weights reordered once for oneDNN's matmul, by address and shape.
+    var frozenWeights: [FrozenKey: FrozenWeights?]?
 
     public init(config: ModelConfig, headActivation: HeadActivation = .relu) {
         self.config = config

@@ -119,6 +119,8 @@ public final class Trainer {
         } else {
             logitCache = nil
         }
+        // The teacher is frozen: its linear layers run on weights reordered once.
+        if case .distill(let teacher, _, _) = mode { teacher.freeze() }
         progress = Progress(label: label, total: min(options.maxSteps ?? Int.max, batcher.batchCount * options.epochs))
         progress.quiet = communicator.rank != 0
         if options.averageLast > 0, validation != nil {

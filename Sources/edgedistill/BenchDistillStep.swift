@@ -34,6 +34,7 @@ struct BenchDistillStep: ParsableCommand {
             let teacherModel = try SequenceClassifier.load(directory: teacher, seed: seed).model
             let layers = SequenceClassifier.evenlySpacedLayers(studentLayers, of: teacherModel.config.layerCount)
             let student = try teacherModel.student(layers: layers)
+            teacherModel.freeze()  // as the trainer does: the frozen teacher's weights are prepared once
             let batches = try benchBatches(model: teacher, classifier: teacherModel, data: data,
                                            batchSize: batchSize, count: warmup + steps, maxLength: maxLength, seed: seed)
             let optimizer = AdamW(model: student, learningRate: 5e-5, weightDecay: 0, lazyEmbeddings: true)

@@ -38,6 +38,33 @@ final class LinearTests: XCTestCase {
         }
     }
 
+    /// Frozen weights (reordered once for oneDNN's matmul) give sgemm's products, with and without
+    /// bias, for one row and for many, and for a block of rows of a larger weight matrix (as the
+    /// first-token layer uses q_lin's and [k_lin | v_lin]'s parts of one qkv matrix).
+    func testFrozenWeightsGiveTheSameProducts() throws {
+        for c in cases + [Case(rows: 1, inputs: 384, outputs: 1152, seed: 3), Case(rows: 213, inputs: 384, outputs: 384, seed: 4)] {
+            let frozen = try XCTUnwrap(c.weight.withUnsafeBufferPointer { FrozenWeights(weight: $0.baseAddress!, n: c.outputs, k: c.inputs) })
+            for bias in [c.bias, nil] {
+                var plain = [Float](repeating: .nan, count: c.rows * c.outputs)
+                var fast = [Float](repeating: .nan, count: c.rows * c.outputs)
+                linearForward(&plain, c.inp, c.weight, bias, rows: c.rows, inputs: c.inputs, outputs: c.outputs)
+                linearForward(&fast, c.inp, c.weight, bias, rows: c.rows, inputs: c.inputs, outputs: c.outputs, frozen: frozen)
+                assertClose(fast, widened(plain), tolerance: contractTolerance,
+                            "frozen \(c.rows)x\(c.inputs)x\(c.outputs), bias \(bias != nil)")
+                assertClose(fast, c.reference(widened(c.inp), widened(c.weight), bias.map(widened)),
+                            tolerance: forwardTolerance, "frozen against the reference")
+            }
+        }
+        // Rows 2..<5 of a (6, 8) matrix.
+        let big = Case(rows: 4, inputs: 8, outputs: 6, seed: 5)
+        let block = Array(big.weight[16..<40])
+        let frozen = try XCTUnwrap(big.weight.withUnsafeBufferPointer { FrozenWeights(weight: $0.baseAddress! + 16, n: 3, k: 8) })
+        var out = [Float](repeating: .nan, count: 4 * 3)
+        linearForward(&out, big.inp, block, nil, rows: 4, inputs: 8, outputs: 3, frozen: frozen)
+        assertClose(out, Reference.linear(widened(big.inp), widened(block), nil, rows: 4, inputs: 8, outputs: 3),
+                    tolerance: forwardTolerance, "frozen block of rows")
+    }
+
     func testBackwardMatchesFiniteDifferences() {
         for (i, c) in [cases[0], Case(rows: 3, inputs: 67, outputs: 5, seed: 3)].enumerated() {
             let w = randomFloats(c.rows * c.outputs, seed: 50 + UInt64(i))

@@ -49,6 +49,7 @@ public enum ClassifierLoader {
             if loaded.initializedHead {
                 throw ModelError(file: directory, "this model has no trained classification head: fine-tune it first")
             }
+            loaded.model.freeze()  // served, never trained: linear layers on weights prepared once
             return loaded.model
         }
     }
