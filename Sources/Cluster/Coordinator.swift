@@ -32,9 +32,10 @@ public struct CoordinatorOptions: Sendable {
     }
 }
 
-/// The coordinator of a distributed run: it admits workers, sends each training phase to them,
-/// drives every step, and keeps the run's books (metrics, evaluation, checkpoints) in its own
-/// `Trainer`, whose weights it fetches from a worker whenever it needs to read them.
+/// The coordinator of a distributed run: a `StepScheduler` that admits workers, sends each training
+/// phase to them and runs each step of the training loop (`Trainer`, which keeps the books) on
+/// them. It adds membership, rings and commits; the arithmetic of a step is the workers'
+/// `TrainingStep`. When the loop must read the weights, the coordinator fetches them from a worker.
 ///
 /// A step: every worker of the ring gets the whole batch (and the teacher's cached logits when the
 /// coordinator has them) and computes its share; the workers sum their gradients over the ring and
@@ -44,7 +45,7 @@ public struct CoordinatorOptions: Sendable {
 /// same batch shared among fewer workers: no example of the epoch is lost or seen twice, and the
 /// update is the one a single worker would have made. A worker that connects late is sent the
 /// current state and joins the ring at the next step.
-public final class Coordinator: PhaseExecutor {
+public final class Coordinator: PhaseExecutor, StepScheduler {
     /// An admitted worker.
     final class Member {
         let id: String
@@ -94,8 +95,10 @@ public final class Coordinator: PhaseExecutor {
     public private(set) var timing = (steps: 0, compute: 0.0, communication: 0.0, wall: 0.0)
 
     // The phase in progress.
-    var trainer: Trainer?
     var job: TrainingJob?
+    var data: EncodedDataset?
+    /// The step the run is at (for set-ups and messages).
+    var currentStep = 0
     var phaseSections: [(name: String, bytes: [UInt8])] = []
 
     public init(options: CoordinatorOptions, log: @escaping (String) -> Void) throws {
@@ -239,22 +242,31 @@ public final class Coordinator: PhaseExecutor {
 
     // MARK: - Phases
 
-    public func train(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {
-        try trainer.resumeIfPossible(resume)
-        self.trainer = trainer
+    /// The coordinator schedules the phase's steps itself: `Pipeline` hands it to the loop.
+    public func scheduler(for job: TrainingJob, data: EncodedDataset) throws -> StepScheduler {
         self.job = job
-        phaseSections = try JobPackage.folderSections(job.modelFolder) + JobPackage.dataSections(trainer.trainingSet)
+        self.data = data
+        return self
+    }
+
+    /// Sends the phase and `state` to the workers (waiting for them on the first phase) and forms the ring.
+    public func begin(from state: TrainerState) throws {
+        guard let job, let data else { throw ClusterError("no phase to begin: call scheduler(for:data:) first") }
+        phaseSections = try JobPackage.folderSections(job.modelFolder) + JobPackage.dataSections(data)
         for member in members.values { member.configured = false }
         ring = []
+        currentStep = state.step
         try waitForWorkers(phasesRun == 0 ? options.workers : 1)
         phasesRun += 1
-        try configure(Array(members.values), state: trainer.exportState(optimizer: trainer.optimizerStep > 0))
+        try configure(Array(members.values), state: state)
         try formRing()
+    }
 
-        var book = Trainer.StepBookkeeping()
-        var coverage = EpochCoverage(examples: trainer.trainingSet.count, startStep: trainer.step,
-                                     stepsPerEpoch: trainer.stepsPerEpoch)
-        while trainer.step < trainer.totalSteps {
+    /// Runs step `number` on the ring until it commits: late joiners are set up first, and a step
+    /// that a lost or failing worker interrupted is redone with the same batch on a re-formed ring.
+    public func run(step number: Int, indices: [Int], teacherLogits: [Float]?) throws -> StepOutcome {
+        currentStep = number
+        while true {
             if options.failOnWorkerLoss, workersLost > 0 {
                 throw ClusterError("a worker was lost and fail-on-worker-loss is set")
             }
@@ -266,47 +278,30 @@ public final class Coordinator: PhaseExecutor {
                 }
                 try formRing()
             }
-            let step = trainer.step
-            let indices = trainer.batchIndices(step: step)
-            guard let results = try runStep(step, indices: indices, trainer: trainer) else {
+            guard let results = try runStep(number, indices: indices, teacherLogits: teacherLogits) else {
                 stepsRedone += 1
                 continue
             }
-            let checksum = options.checksumEvery > 0 && (step + 1) % options.checksumEvery == 0
+            let checksum = options.checksumEvery > 0 && (number + 1) % options.checksumEvery == 0
             for member in ring {
-                try send(.commit, ClusterMessages.Decision(session: session, generation: generation, step: step,
-                                                           reportChecksum: checksum), to: member, sequence: step)
+                try send(.commit, ClusterMessages.Decision(session: session, generation: generation, step: number,
+                                                           reportChecksum: checksum), to: member, sequence: number)
             }
-            for (report, logits) in results.values {
-                if let logits { trainer.logitCache?.store(logits, for: report.share) }
-                coverage.record(report.share)
-            }
-            if checksum { try verifyChecksums(step: step) }
-            guard let first = results.values.first?.report else { continue }
-            let value = DistillationLoss.Value(total: first.loss, crossEntropy: first.crossEntropy, kl: first.kl, gradient: [])
-            try trainer.finishStepBookkeeping(&book, value: value, indices: indices) {
-                try trainer.importState(try pullState(optimizer: true))
-            }
-            injectFault(phase: job.phase, step: trainer.step)
-            if let line = coverage.finishStep(trainer.step) {
-                log("coordinator: \(line.text)")
-                trainer.metricsLog?.append(line.record)
-                if !line.exact { throw ClusterError(line.text) }
-            }
+            if checksum { try verifyChecksums(step: number) }
+            let reports = results.values.sorted { ($0.report.share.first ?? 0) < ($1.report.share.first ?? 0) }
+            let first = reports.first?.report
+            let loss = DistillationLoss.Value(total: first?.loss ?? 0, crossEntropy: first?.crossEntropy ?? 0,
+                                              kl: first?.kl ?? 0, gradient: [])
+            currentStep = number + 1
+            return StepOutcome(loss: loss, shares: reports.map { ($0.report.share, $0.logits) })
         }
-        let summary = book.summary(steps: trainer.step, trainer: trainer)
-        try trainer.importState(try pullState(optimizer: true))
-        return summary
     }
 
-    /// Fault injection for tests: `EDGEDISTILL_COORDINATOR_FAULT=PHASE:STEP` makes the coordinator
-    /// SIGKILL itself once that many steps of that phase are done, leaving its workers behind.
-    func injectFault(phase: String, step: Int) {
-        guard let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_COORDINATOR_FAULT"]?.split(separator: ":"),
-              fault.count == 2, fault[0] == phase, Int(fault[1]) == step else { return }
-        log("coordinator: EDGEDISTILL_COORDINATOR_FAULT: killing myself after \(phase) step \(step)")
-        kill(getpid(), SIGKILL)
+    public func synchronize(into model: SequenceClassifier) throws {
+        try pullState(optimizer: false).copyParameters(into: model)
     }
+
+    public func state(optimizer: Bool) throws -> TrainerState { try pullState(optimizer: optimizer) }
 
     /// Waits until `count` workers are connected.
     func waitForWorkers(_ count: Int) throws {
@@ -327,7 +322,7 @@ public final class Coordinator: PhaseExecutor {
 
     /// Sends the phase and `state` to `targets`, then waits until each has bound its ring listener.
     func configure(_ targets: [Member], state: TrainerState) throws {
-        guard let job, let trainer else { return }
+        guard let job else { return }
         let sections = phaseSections + JobPackage.stateSections(state)
         let setup = ClusterMessages.Setup(session: session, job: job, step: state.step, optimizerStep: state.optimizerStep,
                                           ringTimeout: options.ringTimeout, generation: generation + 1)
@@ -335,7 +330,7 @@ public final class Coordinator: PhaseExecutor {
             member.configured = true
             try send(.configuration, setup, sections: sections, to: member)
         }
-        log("coordinator: sent the \(job.phase) phase (\(sections.reduce(0) { $0 + $1.bytes.count } / 1_000_000) MB) at step \(trainer.step) to \(targets.count) worker(s)")
+        log("coordinator: sent the \(job.phase) phase (\(sections.reduce(0) { $0 + $1.bytes.count } / 1_000_000) MB) at step \(state.step) to \(targets.count) worker(s)")
         try awaitEndpoints(targets, generation: generation + 1)
     }
 
@@ -367,7 +362,7 @@ public final class Coordinator: PhaseExecutor {
         let wanted = generation + 1
         var candidates = members.values.filter(\.configured).sorted { $0.order < $1.order }
         guard !candidates.isEmpty else {
-            throw ClusterError("no workers left at step \(trainer?.step ?? 0): start workers and run again with --resume to continue from the last checkpoint")
+            throw ClusterError("no workers left at step \(currentStep): start workers and run again with --resume to continue from the last checkpoint")
         }
         let stale = candidates.filter { $0.endpointGeneration != wanted }
         for member in stale {
@@ -388,12 +383,10 @@ public final class Coordinator: PhaseExecutor {
     }
 
     /// Runs one step on the ring; nil when it failed (a worker died or failed) and must be redone.
-    func runStep(_ step: Int, indices: [Int], trainer: Trainer)
+    func runStep(_ step: Int, indices: [Int], teacherLogits: [Float]?)
         throws -> [String: (report: ClusterMessages.Reduced, logits: [Float]?)]? {
         var sections: [(name: String, bytes: [UInt8])] = []
-        if let cached = trainer.logitCache?.lookup(indices) {
-            sections.append(("teacher.logits", SectionCoding.bytes(of: cached)))
-        }
+        if let teacherLogits { sections.append(("teacher.logits", SectionCoding.bytes(of: teacherLogits))) }
         let command = ClusterMessages.Step(session: session, generation: generation, step: step, indices: indices)
         let sent = Date()
         for member in ring { try send(.step, command, sections: sections, to: member, sequence: step) }
@@ -468,52 +461,5 @@ public final class Coordinator: PhaseExecutor {
             }
             if members[source.id] === source { drop(source, reason: "it did not send its state") }
         }
-    }
-}
-
-/// Which examples each epoch's committed steps processed, to prove each was seen exactly once.
-struct EpochCoverage {
-    let examples: Int
-    let stepsPerEpoch: Int
-    var counts: [UInt16]
-    /// Coverage is only complete for epochs this process ran from their first step.
-    var complete: Bool
-
-    init(examples: Int, startStep: Int, stepsPerEpoch: Int) {
-        self.examples = examples
-        self.stepsPerEpoch = stepsPerEpoch
-        counts = [UInt16](repeating: 0, count: examples)
-        complete = startStep % stepsPerEpoch == 0
-    }
-
-    mutating func record(_ share: [Int]) {
-        for i in share where i >= 0 && i < examples { counts[i] &+= 1 }
-    }
-
-    /// At the end of an epoch: a line and a metrics record about its coverage.
-    mutating func finishStep(_ stepsDone: Int) -> (text: String, record: [String: Any], exact: Bool)? {
-        guard stepsDone % stepsPerEpoch == 0 else { return nil }
-        defer { counts = [UInt16](repeating: 0, count: examples); complete = true }
-        guard complete else { return nil }
-        let missing = counts.lazy.filter { $0 == 0 }.count, repeated = counts.lazy.filter { $0 > 1 }.count
-        let epoch = stepsDone / stepsPerEpoch
-        let exact = missing == 0 && repeated == 0
-        let text = exact ? "epoch \(epoch): each of the \(examples) examples was processed exactly once"
-            : "epoch \(epoch): \(missing) examples never processed and \(repeated) processed more than once"
-        return (text, ["kind": "coverage", "epoch": epoch, "examples": examples, "missing": missing,
-                       "repeated": repeated, "exactly_once": exact], exact)
-    }
-}
-
-extension Coordinator {
-    /// A loopback TCP endpoint on a port that was free a moment ago, for local workers to connect to
-    /// before the coordinator binds (the coordinator binds it right after).
-    public static func reserveLoopbackEndpoint() throws -> String {
-        let context = try ZMQContext()
-        let probe = try ZMQSocket(context: context, type: .router)
-        try probe.bind("tcp://127.0.0.1:*")
-        let endpoint = try probe.lastEndpoint
-        probe.close()
-        return endpoint
     }
 }

@@ -39,7 +39,9 @@ public final class Worker {
     let socket: ZMQSocket
 
     var session: UInt64?
-    var trainer: Trainer?
+    /// The phase this worker was set up for, and its step.
+    var phase = ""
+    var step: TrainingStep?
     var ring: RingCommunicator?
     var listener: (generation: Int, listener: RingListener)?
     var generation = -1
@@ -118,7 +120,7 @@ public final class Worker {
     /// Forgets the job and the ring (the coordinator restarted).
     func reset() {
         session = nil
-        trainer = nil
+        step = nil
         ring?.close(); ring = nil
         listener?.listener.close(); listener = nil
         generation = -1
@@ -157,7 +159,7 @@ public final class Worker {
             try bindListener(generation: request.generation, reply: .ringEndpoint)
         case .ring:
             let assignment = try message.envelope(ClusterMessages.Ring.self).header
-            guard assignment.session == session, let trainer, let bound = listener,
+            guard assignment.session == session, let step, let bound = listener,
                   bound.generation == assignment.generation else { return true }
             ring?.close()
             var ringOptions = RingCommunicator.Options(timeout: ringTimeout)
@@ -172,35 +174,34 @@ public final class Worker {
                                                     listener: bound.listener, options: ringOptions)
             listener = nil
             ring = communicator
-            trainer.use(communicator)
+            step.communicator = communicator
             generation = assignment.generation
             pendingStep = nil
             log("worker \(id): rank \(assignment.rank) of \(assignment.endpoints.count) (ring generation \(assignment.generation))")
         case .step:
             let envelope = try message.envelope(ClusterMessages.Step.self)
-            let step = envelope.header
-            guard step.session == session, step.generation == generation, let trainer else { return true }
-            injectFault(phase: trainer.progress.label, step: step.step)
-            try compute(step, logits: envelope.hasSection("teacher.logits")
+            let command = envelope.header
+            guard command.session == session, command.generation == generation, let step else { return true }
+            injectFault(step: command.step)
+            try compute(command, logits: envelope.hasSection("teacher.logits")
                         ? try SectionCoding.floats(try envelope.section("teacher.logits"), name: "teacher.logits") : nil,
-                        trainer: trainer)
+                        on: step)
         case .commit:
             let decision = try message.envelope(ClusterMessages.Decision.self).header
-            guard decision.session == session, let trainer, pendingStep == decision.step else { return true }
-            trainer.applyUpdate()
-            trainer.setCounters(step: decision.step + 1, optimizerStep: trainer.optimizerStep)
+            guard decision.session == session, let step, pendingStep == decision.step else { return true }
+            step.apply(step: decision.step)
             pendingStep = nil
             if decision.reportChecksum {
                 try send(try WireMessage(.checksum, ClusterMessages.Checksum(session: decision.session, step: decision.step,
-                                                                             checksum: trainer.parameterChecksum)))
+                                                                             checksum: step.parameterChecksum)))
             }
         case .abort:
             let decision = try message.envelope(ClusterMessages.Decision.self).header
             if decision.session == session, pendingStep == decision.step { pendingStep = nil }
         case .stateRequest:
             let request = try message.envelope(ClusterMessages.StateRequest.self).header
-            guard request.session == session, let trainer else { return true }
-            let state = trainer.exportState(optimizer: request.optimizer)
+            guard request.session == session, let step else { return true }
+            let state = step.state(optimizer: request.optimizer)
             try send(try WireMessage(.parameters, ClusterMessages.State(session: request.session, step: state.step,
                                                                          optimizerStep: state.optimizerStep),
                                      sections: JobPackage.stateSections(state)))
@@ -219,7 +220,7 @@ public final class Worker {
     func setUp(_ envelope: Envelope<ClusterMessages.Setup>) throws {
         let setup = envelope.header
         ring?.close(); ring = nil
-        trainer = nil
+        step = nil
         let started = Date()
         let folder = try JobPackage.writeFolder(from: envelope)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -227,12 +228,11 @@ public final class Worker {
         let (model, mode) = try setup.job.buildModels(folder: folder)
         try model.checkCompatible(with: tokenizer, directory: folder)
         let data = try JobPackage.dataset(from: envelope, vocabularySize: model.config.vocabularySize)
-        let trainer = Trainer(model: model, mode: mode, train: data, validation: nil, options: setup.job.options,
-                              label: setup.job.phase)
-        trainer.progress.quiet = true
-        try trainer.importState(try JobPackage.state(from: envelope, step: setup.step, optimizerStep: setup.optimizerStep))
-        trainer.setCounters(step: setup.step, optimizerStep: setup.optimizerStep)
-        self.trainer = trainer
+        let step = TrainingStep(model: model, mode: mode, data: data, options: setup.job.options,
+                                totalSteps: setup.job.options.totalSteps(examples: data.count))
+        try step.restore(try JobPackage.state(from: envelope, step: setup.step, optimizerStep: setup.optimizerStep))
+        self.step = step
+        phase = setup.job.phase
         ringTimeout = setup.ringTimeout
         generation = -1
         pendingStep = nil
@@ -251,43 +251,33 @@ public final class Worker {
         try send(try WireMessage(reply, ClusterMessages.Endpoint(session: session, generation: generation, endpoint: bound.endpoint)))
     }
 
-    /// Fault injection for tests: `EDGEDISTILL_WORKER_FAULT=PHASE:STEP:kill` makes this worker
-    /// SIGKILL itself on receiving that step (as a crashed machine would vanish, mid-step), and
-    /// `...:corrupt` changes one of its weights, which the checksum must catch, and `...:pause` makes
-    /// that step take 3 s longer.
-    func injectFault(phase: String, step: Int) {
-        guard let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_WORKER_FAULT"]?.split(separator: ":"),
-              fault.count == 3, fault[0] == phase, Int(fault[1]) == step else { return }
-        if fault[2] == "kill" {
-            log("worker \(id): EDGEDISTILL_WORKER_FAULT: killing myself at \(phase) step \(step)")
+    /// Fault injection for tests (`FaultInjection`, `EDGEDISTILL_WORKER_FAULT=PHASE:STEP:ACTION`):
+    /// `kill` SIGKILLs this worker on receiving that step (as a crashed machine would vanish,
+    /// mid-step), `corrupt` changes one of its weights, which the checksum must catch, and `pause`
+    /// makes that step take 3 s longer.
+    func injectFault(step number: Int) {
+        switch FaultInjection.fromEnvironment("EDGEDISTILL_WORKER_FAULT", defaultAction: "kill")?.action(phase: phase, step: number) {
+        case "kill":
+            log("worker \(id): EDGEDISTILL_WORKER_FAULT: killing myself at \(phase) step \(number)")
             kill(getpid(), SIGKILL)
-        } else if fault[2] == "pause" {
+        case "pause":
             Thread.sleep(forTimeInterval: 3)  // a slow step: heartbeats go on, the coordinator waits
-        } else if fault[2] == "corrupt", let trainer {
-            trainer.model.parameters.base[0] += 1
+        case "corrupt":
+            step?.model.parameters.base[0] += 1
+        default:
+            break
         }
     }
 
-    func compute(_ step: ClusterMessages.Step, logits: [Float]?, trainer: Trainer) throws {
-        trainer.setCounters(step: step.step, optimizerStep: trainer.optimizerStep)
-        var report = ClusterMessages.Reduced(session: step.session, generation: step.generation, step: step.step,
+    func compute(_ command: ClusterMessages.Step, logits: [Float]?, on step: TrainingStep) throws {
+        var report = ClusterMessages.Reduced(session: command.session, generation: command.generation, step: command.step,
                                              loss: 0, crossEntropy: 0, kl: 0, share: [], failure: nil)
         var sections: [(name: String, bytes: [UInt8])] = []
         do {
-            guard step.indices.allSatisfy({ $0 >= 0 && $0 < trainer.trainingSet.count }) else {
-                throw ClusterError("step \(step.step) names examples outside the \(trainer.trainingSet.count) this worker holds")
+            guard command.indices.allSatisfy({ $0 >= 0 && $0 < step.data.count }) else {
+                throw ClusterError("step \(command.step) names examples outside the \(step.data.count) this worker holds")
             }
-            let share = trainer.share(of: step.indices)
-            var given: [Float]?
-            if let logits {
-                let k = trainer.model.config.labelCount
-                let (rank, world) = (trainer.communicator.rank, trainer.communicator.worldSize)
-                let lo = step.indices.count * rank / world
-                if logits.count == step.indices.count * k {
-                    given = Array(logits[(lo * k)..<((lo + share.count) * k)])
-                }
-            }
-            let result = try trainer.reducedGradients(step.indices, teacherLogits: given)
+            let result = try step.gradients(step: command.step, command.indices, teacherLogits: logits)
             report.loss = result.value.total
             report.crossEntropy = result.value.crossEntropy
             report.kl = result.value.kl
@@ -295,12 +285,12 @@ public final class Worker {
             report.computeSeconds = result.computeSeconds
             report.communicationSeconds = result.communicationSeconds
             if let computed = result.teacherLogits { sections.append(("teacher.logits", SectionCoding.bytes(of: computed))) }
-            pendingStep = step.step
+            pendingStep = command.step
         } catch {
             report.failure = "\(error)"
             pendingStep = nil
-            log("worker \(id): step \(step.step) failed: \(error)")
+            log("worker \(id): step \(command.step) failed: \(error)")
         }
-        try send(try WireMessage(.reduced, report, sections: sections, sequence: step.step))
+        try send(try WireMessage(.reduced, report, sections: sections, sequence: command.step))
     }
 }

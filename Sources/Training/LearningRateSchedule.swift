@@ -25,3 +25,15 @@ public struct LearningRateSchedule: Sendable, Equatable {
         return peak * max(0, remaining)
     }
 }
+
+extension LearningRateSchedule {
+    /// The schedule `options` ask for over a run of `totalSteps`: constant, or linear warm-up and
+    /// (with `linearDecay`) decay to 0.
+    public init(options: TrainingOptions, totalSteps: Int) {
+        let warmup = Int(options.warmupFraction * Double(totalSteps))
+        self = options.linearDecay || warmup > 0
+            ? LearningRateSchedule(peak: options.learningRate, warmupSteps: warmup,
+                                   totalSteps: options.linearDecay ? totalSteps : Int.max - 1)
+            : .constant(options.learningRate)
+    }
+}

@@ -119,7 +119,7 @@ public final class Pipeline {
                                   label: "teacher") { [self] model, _ in
                 try model.saveFolder(path("teacher"), vocabularyFrom: config.teacher)
             }
-            let summary = try runInterruptible(trainer, job: job, resume: resume)
+            let summary = try runPhase(trainer, job: job, resume: resume)
             teacherSeconds = summary.seconds
             teacher = try SequenceClassifier.load(directory: path("teacher")).model
             log(String(format: "teacher: best validation accuracy %.4f at step %d", summary.bestAccuracy ?? 0, summary.bestStep ?? 0))
@@ -165,7 +165,7 @@ public final class Pipeline {
                                 label: "student") { [self] model, _ in
             try model.saveFolder(path("student"), vocabularyFrom: config.teacher)
         }
-        let distilled = try runInterruptible(distiller, job: job, resume: resume)
+        let distilled = try runPhase(distiller, job: job, resume: resume)
         log(String(format: "student: best validation accuracy %.4f at step %d%@", distilled.bestAccuracy ?? 0, distilled.bestStep ?? 0,
                    distilled.bestAveraged.map { " (the average of the last \($0) evaluations' weights)" } ?? ""))
         let best = try SequenceClassifier.load(directory: path("student")).model
@@ -222,16 +222,10 @@ public final class Pipeline {
         return report
     }
 
-    /// Runs a trainer; `EDGEDISTILL_CRASH_AFTER=PHASE:STEP` (fault injection for tests) stops the
-    /// process's work right after that step of that phase, as a kill would, with nothing cleaned up.
-    func runInterruptible(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {
-        if let executor { return try executor.train(trainer, job: job, resume: resume) }
-        let fault = ProcessInfo.processInfo.environment["EDGEDISTILL_CRASH_AFTER"]?.split(separator: ":")
-        guard let fault, fault.count == 2, fault[0] == job.phase, let step = Int(fault[1]) else {
-            return try trainer.run(resume: resume)
-        }
-        _ = try trainer.run(resume: resume, until: step)
-        throw ModelError("stopped after \(job.phase) step \(step) (EDGEDISTILL_CRASH_AFTER)")
+    /// Runs a phase's loop, in this process or on the executor's workers.
+    func runPhase(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {
+        let scheduler = try executor?.scheduler(for: job, data: trainer.trainingSet)
+        return try trainer.run(resume: resume, on: scheduler)
     }
 
     func configJSON() throws -> [String: Any] {

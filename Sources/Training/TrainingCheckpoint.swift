@@ -7,17 +7,16 @@ import Model
 // every random stream are functions of (seed, epoch, step), so the step is all that is needed.
 
 extension Trainer {
-    func saveCheckpoint(to path: String) throws {
-        optimizer.bringAllUpToDate(model)
+    /// Writes `state` (weights and Adam's moments, from the scheduler) with the loop's own books.
+    func saveCheckpoint(_ state: TrainerState, to path: String) throws {
         var tensors: [SafetensorsWriter.Tensor] = [
-            .float32(name: "parameters", shape: [model.parameters.count], values: Array(model.parameters.buffer)),
-            .float32(name: "adam.m", shape: [optimizer.m.count], values: Array(optimizer.m.buffer)),
-            .float32(name: "adam.v", shape: [optimizer.v.count], values: Array(optimizer.v.buffer)),
+            .float32(name: "parameters", shape: [state.parameters.count], values: state.parameters),
+            .float32(name: "adam.m", shape: [state.adamM?.count ?? 0], values: state.adamM ?? []),
+            .float32(name: "adam.v", shape: [state.adamV?.count ?? 0], values: state.adamV ?? []),
         ]
-        if optimizer.lazyEmbeddings {
+        if let touchedAt = state.touchedAt {
             // Steps below 2^24 are exact in float32.
-            tensors.append(.float32(name: "adam.touched_at", shape: [optimizer.touchedAt.count],
-                                    values: optimizer.touchedAt.map(Float.init)))
+            tensors.append(.float32(name: "adam.touched_at", shape: [touchedAt.count], values: touchedAt.map(Float.init)))
         }
         if let cache = logitCache {
             tensors.append(.float32(name: "logit_cache.values", shape: [cache.values.count], values: cache.values))
@@ -27,8 +26,8 @@ extension Trainer {
             tensors.append(.float32(name: "average.mean", shape: [average.mean.count], values: average.mean))
         }
         var metadata = ["format": "edgedistill-checkpoint-1", "step": String(step),
-                        "optimizer_step": String(optimizer.step), "seed": String(options.seed),
-                        "batch_size": String(options.batchSize), "examples": String(train.sequences.count)]
+                        "optimizer_step": String(state.optimizerStep), "seed": String(options.seed),
+                        "batch_size": String(options.batchSize), "examples": String(trainingSet.count)]
         if let best = bestAccuracy, let at = bestStep {
             metadata["best_accuracy"] = String(best)
             metadata["best_step"] = String(at)
@@ -38,24 +37,31 @@ extension Trainer {
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
     }
 
-    func restore(from path: String) throws {
+    /// Reads the checkpoint when there is one: the loop's books are restored here, the returned
+    /// state (weights, moments, counters) goes to the scheduler.
+    func restoreCheckpoint() throws -> TrainerState? {
+        guard let path = checkpointPath, FileManager.default.fileExists(atPath: path) else { return nil }
         let file = try SafetensorsFile(path: path)
         guard file.metadata["format"] == "edgedistill-checkpoint-1" else {
             throw ModelError(file: path, "not an EdgeDistill training checkpoint (metadata format is \(file.metadata["format"] ?? "missing"))")
         }
         for (key, expected) in [("seed", String(options.seed)), ("batch_size", String(options.batchSize)),
-                                ("examples", String(train.sequences.count))] where file.metadata[key] != expected {
+                                ("examples", String(trainingSet.count))] where file.metadata[key] != expected {
             throw ModelError(file: path, "checkpoint was written with \(key) \(file.metadata[key] ?? "?"), this run has \(expected): resume with the same data and options, or start afresh without --resume")
         }
         guard let savedStep = file.metadata["step"].flatMap(Int.init),
               let optimizerStep = file.metadata["optimizer_step"].flatMap(Int.init) else {
             throw ModelError(file: path, "checkpoint metadata lacks step counts")
         }
-        for (name, arena) in [("parameters", model.parameters), ("adam.m", optimizer.m), ("adam.v", optimizer.v)] {
-            guard file.info(name)?.elementCount == arena.count else {
-                throw ModelError(file: path, "tensor '\(name)' does not match this model's \(arena.count) parameters")
+        let count = model.parameters.count
+        var arrays: [[Float]] = []
+        for name in ["parameters", "adam.m", "adam.v"] {
+            guard file.info(name)?.elementCount == count else {
+                throw ModelError(file: path, "tensor '\(name)' does not match this model's \(count) parameters")
             }
-            try file.floats(name, into: arena.buffer)
+            var values = [Float](repeating: 0, count: count)
+            try values.withUnsafeMutableBufferPointer { try file.floats(name, into: $0) }
+            arrays.append(values)
         }
         if let cache = logitCache, let info = file.info("logit_cache.values"), info.elementCount == cache.values.count {
             try cache.values.withUnsafeMutableBufferPointer { try file.floats("logit_cache.values", into: $0) }
@@ -64,7 +70,7 @@ extension Trainer {
             cache.filled = filled.map { $0 != 0 }
         }
         var touchedAt: [Int32]?
-        if optimizer.lazyEmbeddings, let info = file.info("adam.touched_at"), info.elementCount == optimizer.touchedAt.count {
+        if options.lazyEmbeddings, let info = file.info("adam.touched_at"), info.elementCount == model.config.vocabularySize {
             var steps = [Float](repeating: 0, count: info.elementCount)
             try steps.withUnsafeMutableBufferPointer { try file.floats("adam.touched_at", into: $0) }
             guard steps.allSatisfy({ $0 >= 0 && $0 <= Float(optimizerStep) && $0 == $0.rounded() }) else {
@@ -87,9 +93,10 @@ extension Trainer {
             average.restore(mean: mean, count: count)
         }
         step = savedStep
-        optimizer.restart(at: optimizerStep, touchedAt: touchedAt)
         bestAccuracy = file.metadata["best_accuracy"].flatMap(Double.init)
         bestStep = file.metadata["best_step"].flatMap(Int.init)
         bestAveraged = file.metadata["best_averaged"].flatMap(Int.init)
+        return TrainerState(step: savedStep, optimizerStep: optimizerStep, parameters: arrays[0],
+                            adamM: arrays[1], adamV: arrays[2], touchedAt: touchedAt)
     }
 }

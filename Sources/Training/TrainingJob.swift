@@ -33,7 +33,7 @@ public struct TrainingJob: Codable, Sendable {
     }
 
     /// Builds the model this job trains (and, for a student, its teacher) from a model folder.
-    public func buildModels(folder: String) throws -> (model: SequenceClassifier, mode: Trainer.Mode) {
+    public func buildModels(folder: String) throws -> (model: SequenceClassifier, mode: TrainingStep.Mode) {
         let loaded = try SequenceClassifier.load(directory: folder, seed: seed, labelNames: labelNames).model
         guard phase == "student" else { return (loaded, .fineTune) }
         let layers = studentLayers ?? SequenceClassifier.evenlySpacedLayers(2, of: loaded.config.layerCount)
@@ -43,11 +43,11 @@ public struct TrainingJob: Codable, Sendable {
     }
 }
 
-/// Runs a training phase for a `Pipeline` somewhere other than in-process (a coordinator and its
-/// workers). It drives `trainer`'s steps and bookkeeping and must leave the trained weights in
-/// `trainer.model` when it returns.
+/// Makes the scheduler that runs a `Pipeline`'s training phase somewhere other than in this
+/// process (a coordinator and its workers).
 public protocol PhaseExecutor: AnyObject {
-    func train(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary
+    /// A scheduler for `job`'s steps on `data`; the loop then drives it like any other.
+    func scheduler(for job: TrainingJob, data: EncodedDataset) throws -> StepScheduler
 }
 
 /// A trainer's full state, as workers exchange it: the step, the optimizer's step count, the
@@ -70,68 +70,4 @@ public struct TrainerState: Sendable {
         self.adamV = adamV
         self.touchedAt = touchedAt
     }
-}
-
-extension Trainer {
-    /// A copy of the state; the moments only when `optimizer` (a checkpoint or a joining worker needs them).
-    /// Lazily updated embedding rows are brought up to date first (which changes no weight's value
-    /// at any later step; see `AdamW`).
-    public func exportState(optimizer includeOptimizer: Bool) -> TrainerState {
-        optimizer.bringAllUpToDate(model)
-        return TrainerState(step: step, optimizerStep: optimizer.step, parameters: Array(model.parameters.buffer),
-                            adamM: includeOptimizer ? Array(optimizer.m.buffer) : nil,
-                            adamV: includeOptimizer ? Array(optimizer.v.buffer) : nil,
-                            touchedAt: includeOptimizer && optimizer.lazyEmbeddings ? optimizer.touchedAt : nil)
-    }
-
-    /// Replaces the parameters (and the moments and counters when the state has them).
-    public func importState(_ state: TrainerState) throws {
-        guard state.parameters.count == model.parameters.count else {
-            throw ModelError("state has \(state.parameters.count) parameters, this model \(model.parameters.count)")
-        }
-        _ = state.parameters.withUnsafeBufferPointer { model.parameters.buffer.update(fromContentsOf: $0) }
-        if let m = state.adamM, let v = state.adamV {
-            guard m.count == optimizer.m.count, v.count == optimizer.v.count else {
-                throw ModelError("state has optimizer moments of \(m.count)/\(v.count) values, this model \(optimizer.m.count)")
-            }
-            _ = m.withUnsafeBufferPointer { optimizer.m.buffer.update(fromContentsOf: $0) }
-            _ = v.withUnsafeBufferPointer { optimizer.v.buffer.update(fromContentsOf: $0) }
-            optimizer.restart(at: state.optimizerStep, touchedAt: state.touchedAt)
-            step = state.step
-        }
-    }
-
-    /// Sets the step counters without touching weights (a worker told where the run is).
-    public func setCounters(step: Int, optimizerStep: Int) {
-        self.step = step
-        if optimizer.step != optimizerStep { optimizer.restart(at: optimizerStep, touchedAt: nil) }
-    }
-
-    public var optimizerStep: Int { optimizer.step }
-
-    /// Evaluates on the validation set and keeps the best weights (the `onBest` callback).
-    public func evaluateNow() throws { try evaluateAndKeepBest() }
-
-    /// Checksum of the parameter arena (bit-identical weights give equal checksums).
-    /// Lazily updated embedding rows are brought up to date first, so workers that caught up
-    /// different rows along the way agree.
-    public var parameterChecksum: UInt64 {
-        optimizer.bringAllUpToDate(model)
-        return model.parameters.checksum()
-    }
-}
-
-extension Trainer {
-    /// Uses `communicator` from the next step on (a worker joined a new ring).
-    public func use(_ communicator: Communicator) {
-        self.communicator = communicator
-    }
-
-    /// The training set this trainer draws batches from.
-    public var trainingSet: EncodedDataset { train }
-}
-
-extension Trainer {
-    /// The metrics log (rank 0 only).
-    public var metricsLog: MetricsLog? { metrics }
 }

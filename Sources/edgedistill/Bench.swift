@@ -15,7 +15,7 @@ import Training
 /// `count` batches of real sentences from `data`, in a seeded shuffled order, tokenized by the
 /// model's tokenizer (tokenization is outside every timer).
 func benchBatches(model: String, classifier: SequenceClassifier, data: String, batchSize: Int, count: Int,
-                  maxLength: Int, seed: UInt64) throws -> [(TokenBatch, [Int32])] {
+                  maxLength: Int, seed: UInt64) throws -> (data: EncodedDataset, batches: [[Int]]) {
     let labelCount = classifier.config.labelCount
     let tokenizer = try BertTokenizer.load(directory: model)
     try classifier.checkCompatible(with: tokenizer, directory: model)
@@ -29,11 +29,11 @@ func benchBatches(model: String, classifier: SequenceClassifier, data: String, b
     for i in stride(from: order.count - 1, to: 0, by: -1) {
         order.swapAt(i, Int(rng.nextUniform() * Double(i + 1)))
     }
-    return (0..<count).map { s in
-        let picked = (0..<batchSize).map { order[(s * batchSize + $0) % order.count] }
-        return (TokenBatch(sequences: picked.map { sentences.encoding($0, tokenizer: tokenizer, maxLength: maxLength) }),
-                picked.map { sentences.labels[$0] })
-    }
+    // Batch s is examples s * batchSize ..< (s + 1) * batchSize of the returned dataset.
+    let picked = (0..<(count * batchSize)).map { order[$0 % order.count] }
+    let encoded = EncodedDataset(sequences: picked.map { sentences.encoding($0, tokenizer: tokenizer, maxLength: maxLength) },
+                                 labels: picked.map { sentences.labels[$0] })
+    return (encoded, (0..<count).map { Array(($0 * batchSize)..<(($0 + 1) * batchSize)) })
 }
 
 /// Prints a benchmark result as one JSON object, or as `key: value` lines.

@@ -35,7 +35,7 @@ struct BenchAllReduce: ParsableCommand {
                 return
             }
             // Local launch: free ports from the OS, then one child process per extra rank.
-            let ports = try (0..<ranks).map { _ in try freeTCPPort() }
+            let ports = try (0..<ranks).map { _ in try LoopbackPort.free() }
             let list = ports.map { "tcp://127.0.0.1:\($0)" }
             var children: [Process] = []
             for r in 1..<max(ranks, 1) {
@@ -91,24 +91,4 @@ struct BenchAllReduce: ParsableCommand {
                          "piece_kb": pieceKb, "checked": true,
                          "results": results], json: json)
     }
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-func freeTCPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw ValidationError("cannot create a socket to find a free port") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-            guard bind(fd, pointer, length) == 0 else { return -1 }
-            return getsockname(fd, pointer, &length)
-        }
-    }
-    guard bound == 0 else { throw ValidationError("cannot find a free TCP port on 127.0.0.1") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import Collective
 import Foundation
 import Kernels
 import Model
@@ -62,12 +63,12 @@ struct BenchScaling: ParsableCommand {
             var results: [[String: Any]] = [["workers": 0, "mode": "in-process", "threads": threadsPerWorker,
                                              "examples_per_s": alone.examplesPerSecond]]
             for count in counts {
-                let endpoint = try Coordinator.reserveLoopbackEndpoint()
+                let endpoint = try LoopbackPort.freeEndpoint()
                 var options = CoordinatorOptions(bind: endpoint, workers: count)
                 options.startupTimeout = 120
                 let coordinator = try Coordinator(options: options, log: { _ in })
                 let children = try startLocalWorkers(count, endpoint: endpoint, threads: threadsPerWorker)
-                let summary = try coordinator.train(try trainer(), job: job, resume: false)
+                let summary = try trainer().run(on: try coordinator.scheduler(for: job, data: encoded))
                 coordinator.shutdown(reason: "benchmark done")
                 for child in children { child.waitUntilExit() }
                 results.append(["workers": count, "mode": "processes", "threads": threadsPerWorker,

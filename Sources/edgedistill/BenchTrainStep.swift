@@ -35,24 +35,23 @@ struct BenchTrainStep: ParsableCommand {
             let loaded = try SequenceClassifier.load(directory: model, seed: seed)
             let classifier = loaded.model
             let total = warmup + steps
-            let batches = try benchBatches(model: model, classifier: classifier, data: data,
-                                           batchSize: batchSize, count: total, maxLength: maxLength, seed: seed)
-            let optimizer = AdamW(model: classifier, learningRate: 5e-5, lazyEmbeddings: !denseAdam)
-            let k = classifier.config.labelCount
+            let (encoded, batches) = try benchBatches(model: model, classifier: classifier, data: data,
+                                                      batchSize: batchSize, count: total, maxLength: maxLength, seed: seed)
+            // The trainer's own step (`TrainingStep`), as a fine-tuning run takes it.
+            var options = TrainingOptions()
+            options.batchSize = batchSize
+            options.learningRate = 5e-5
+            options.weightDecay = 0.01
+            options.lazyEmbeddings = !denseAdam
+            options.seed = seed
+            let step = TrainingStep(model: classifier, mode: .fineTune, data: encoded, options: options, totalSteps: total)
             var timed = 0.0, tokens = 0, flops = 0.0, lastLoss: Float = 0
-            for (s, (batch, labels)) in batches.enumerated() {
+            for (s, indices) in batches.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
-                optimizer.bringUpToDate(classifier, rows: batch.ids)
-                let logits = classifier.forward(batch, dropoutSeed: seed &+ UInt64(s))
-                var dlogits = [Float](repeating: 0, count: logits.count)
-                lastLoss = dlogits.withUnsafeMutableBufferPointer {
-                    crossEntropy(logits: logits, labels: labels, batch: labels.count, classes: k, gradient: $0.baseAddress)
-                }
-                classifier.zeroGradients()
-                classifier.backward(dlogits)
-                optimizer.update(classifier)
+                lastLoss = try step.run(step: s, indices).value.total
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if s >= warmup {
+                    let batch = TokenBatch(sequences: indices.map { encoded.sequences[$0] })
                     timed += seconds
                     tokens += batch.tokenCount
                     flops += trainingFLOPs(classifier.config, batch)

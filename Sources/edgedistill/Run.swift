@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import Collective
 import Foundation
 import Training
 import Yams
@@ -151,7 +152,7 @@ struct Run: ParsableCommand {
                 let threads = max(1, (try options.resolve().threads) / workers)
                 var coordinator = CoordinatorOptions(bind: "tcp://127.0.0.1:*", workers: workers)
                 membership.apply(to: &coordinator)
-                let endpoint = try Coordinator.reserveLoopbackEndpoint()
+                let endpoint = try LoopbackPort.freeEndpoint()
                 coordinator.bind = endpoint
                 let children = try startLocalWorkers(workers, endpoint: endpoint, threads: threads)
                 try runCoordinated(pipeline: options, options: coordinator, localWorkers: children)

@@ -118,4 +118,27 @@ class CLITestCase: XCTestCase {
         let evaluation = (report?["evaluations"] as? [[String: Any]])?.first
         return (evaluation?["student"] as? [String: Any])?["accuracy"] as? Double ?? -1
     }
+
+    /// How far apart the student weights of two runs may be when they differ only in how many
+    /// workers summed each batch's gradients (the order of float sums), relative to their norm.
+    static let workerCountTolerance = 1e-6
+
+    /// ||a - b|| / ||b|| between the student weights of two run folders, leaving out the key
+    /// projections' biases: their gradient is zero in exact arithmetic (softmax ignores a constant
+    /// added to a row of scores), so what they hold is rounding noise that Adam turns into steps
+    /// of +-lr, and they cannot change any output.
+    func studentWeightDifference(_ out: String, from reference: String) throws -> Double {
+        let a = try SequenceClassifier.load(directory: out + "/student").model
+        let b = try SequenceClassifier.load(directory: reference + "/student").model
+        XCTAssertEqual(a.parameters.count, b.parameters.count)
+        var diff = 0.0, norm = 0.0
+        for entry in b.layout.entries where !entry.name.hasSuffix("k_lin.bias") {
+            for i in entry.offset..<(entry.offset + entry.count) {
+                let d = Double(a.parameters.buffer[i]) - Double(b.parameters.buffer[i])
+                diff += d * d
+                norm += Double(b.parameters.buffer[i]) * Double(b.parameters.buffer[i])
+            }
+        }
+        return (diff / max(norm, 1e-30)).squareRoot()
+    }
 }

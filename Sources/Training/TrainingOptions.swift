@@ -1,0 +1,55 @@
+import Foundation
+
+/// Options of a training run (fine-tuning a teacher or distilling a student).
+public struct TrainingOptions: Sendable, Codable {
+    public var epochs = 3
+    public var batchSize = 16
+    public var learningRate: Float = 5e-5
+    /// Share of the steps spent warming up linearly; with `linearDecay` the rate then falls to 0.
+    public var warmupFraction = 0.0
+    public var linearDecay = false
+    public var weightDecay: Float = 0
+    /// Evaluate on the validation set every this many steps (0: only at the end of each epoch).
+    public var evalEvery = 100
+    /// Write a resumable checkpoint every this many steps (0: never).
+    public var checkpointEvery = 0
+    public var seed: UInt64 = 42
+    public var lengthBucketed = false
+    /// Update only the word-embedding rows a batch used, applying the steps other rows sat out when
+    /// they are next needed (see `AdamW`); false: dense AdamW over every row each step.
+    public var lazyEmbeddings = true
+    /// Stop after this many steps in all (quick runs and tests); nil: all epochs.
+    public var maxSteps: Int?
+    /// Weight of the hidden-state MSE term (distillation only); 0 turns it off.
+    public var hiddenWeight: Float = 0
+    /// Average the weights evaluated in this last share of the steps and keep the average when it
+    /// beats the best checkpoint on the validation set (`WeightAverage`); 0 turns it off.
+    public var averageLast = 0.0
+    /// With several workers, all-reduce each layer's gradients on a second thread as soon as the
+    /// backward pass has finished them, while it goes on with the layers below.
+    public var overlapCommunication = true
+    public var evalBatchSize = 64
+    /// Log each step's global example indices and losses (`kind: step` in metrics.jsonl).
+    public var traceSteps = false
+
+    public init() {}
+}
+
+/// What a run produced.
+public struct TrainingSummary: Sendable {
+    public let steps: Int
+    public let bestAccuracy: Double?
+    public let bestStep: Int?
+    /// When the weights kept are an average (`WeightAverage`): how many evaluations it averaged.
+    public let bestAveraged: Int?
+    public let lastLoss: Float
+    public let examplesPerSecond: Double
+    public let seconds: Double
+}
+
+extension TrainingOptions {
+    /// Steps of a run over `examples`: every epoch's batches (the last one partial), or `maxSteps` when fewer.
+    public func totalSteps(examples: Int) -> Int {
+        min(maxSteps ?? Int.max, (examples + batchSize - 1) / batchSize * epochs)
+    }
+}
