@@ -24,6 +24,7 @@ release: deps
 
 ## test: installs what is missing, fetches the teacher (for the real-checkpoint test), runs all tests.
 test: deps
+	python3 scripts/check_layers.py
 	@bash scripts/fetch_teacher.sh $(TEACHER) || echo "teacher not fetched: the real-checkpoint test will be skipped"
 	$(SWIFT) build --build-tests
 	EDGEDISTILL_TEACHER=$(abspath $(TEACHER)) $(SWIFT) test --skip-build

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Collective
 import Foundation
+import Pipeline
 import Training
 import Yams
 

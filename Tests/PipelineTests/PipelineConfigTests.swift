@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import Training
+@testable import Pipeline
+import Training
 
 /// The run configuration: every key optional with its default, snake_case names, validation
 /// messages that name the key.
