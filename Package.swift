@@ -12,7 +12,7 @@ import PackageDescription
 //   Training   <- Model, Kernels, Collective, Files (data, optimizer, TrainingStep, the loop)
 //   Evaluation <- Training, Model, Kernels, Report (metrics, evaluators, latency, variants)
 //   Cluster    <- Training, Model, Kernels, Collective, Files (coordinator and workers)
-//   Pipeline   <- Evaluation, Training, Model, Kernels, Report, Files (the run: stages, run folder)
+//   Pipeline   <- Evaluation, Training, Model, Kernels, Report, Files (the run: configuration, stages, run folder)
 //   edgedistill <- everything above (the CLI, one file per subcommand)
 // Kernels are plain loops over pointers: -Ounchecked drops overflow traps so LLVM vectorizes them,
 // and on x86-64 we target AVX2+FMA (Haswell and newer; every server and laptop of the last decade).
@@ -54,7 +54,8 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels", "Files"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Files", "Model", "Kernels", "Collective"], swiftSettings: optimize),
         .target(name: "Evaluation", dependencies: ["Training", "Model", "Kernels", "Report"], swiftSettings: optimize),
-        .target(name: "Pipeline", dependencies: ["Evaluation", "Training", "Model", "Kernels", "Report", "Files"], swiftSettings: optimize),
+        .target(name: "Pipeline", dependencies: ["Evaluation", "Training", "Model", "Kernels", "Report", "Files",
+                                                 .product(name: "Yams", package: "Yams")], swiftSettings: optimize),
         .target(name: "Cluster", dependencies: ["Files", "Training", "Model", "Kernels", "Collective"], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["CZlib", "Files"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [

@@ -6,7 +6,7 @@ Package.swift's comment lists, for each module, the modules of ours it may impor
 A module missing from the table, or a file importing one of our modules not listed for its own,
 fails the check with the file, the line and the rule. System and package modules (Foundation,
 Glibc, ArgumentParser, ...) are not ours and are allowed anywhere below the CLI, except the
-command-line packages, which only the CLI may use. `make test` runs this; exit status 1 on a
+command-line parser, which only the CLI may use. `make test` runs this; exit status 1 on a
 violation.
 """
 import os
@@ -26,7 +26,7 @@ if not rules:
     sys.exit("check_layers: no layering table (lines like '//   Model <- Kernels, Files') in Package.swift")
 
 ours = set(os.listdir(os.path.join(root, "Sources")))
-cli_only = {"ArgumentParser", "Yams"}
+cli_only = {"ArgumentParser"}
 problems = []
 for module in sorted(ours):
     folder = os.path.join(root, "Sources", module)

@@ -103,9 +103,8 @@ public enum VariantEvaluation {
                 latencyP50MsAllThreads: serving.all[0], latencyP95MsAllThreads: serving.all[1], latencyP99MsAllThreads: serving.all[2],
                 throughputExamplesPerS: serving.throughput, throughputBatchSize: options.throughputBatchSize,
                 speedup: serving.one[0] > 0 ? teacherP50 / serving.one[0] : 0, peakRssBytes: serving.peakRSS)
-            log(String(format: "variants: %@: accuracy %.4f, p50 %.2f ms (1 thread), %.2f ms (%d threads), %.1f MB",
-                       name, evaluations.first?.accuracy ?? 0, serving.one[0], serving.all[0],
-                       options.allThreads, Double(row.sizeBytes) / 1e6))
+            // The figures themselves are the run's summary, printed once at the end.
+            log("variants: measured \(name) (\(index + 1) of \(variants.count))")
             rows.append(row)
         }
         return rows

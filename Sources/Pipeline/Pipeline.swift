@@ -183,8 +183,6 @@ public final class Pipeline {
             let s = Evaluator.evaluate(best, on: encoded).metrics
             evaluations.append(["file": file, "examples": encoded.count, "teacher": t.jsonObject, "student": s.jsonObject,
                                 "accuracy_retention": t.accuracy > 0 ? s.accuracy / t.accuracy : 0])
-            log(String(format: "%@: teacher accuracy %.4f, student %.4f (%.1f%% retained)", file, t.accuracy, s.accuracy,
-                       100 * (t.accuracy > 0 ? s.accuracy / t.accuracy : 0)))
         }
         // Issue 5: fp16 and int8 students written beside student/, every variant measured (VariantEvaluation).
         var variantOptions = VariantEvaluation.Options()
@@ -220,7 +218,6 @@ public final class Pipeline {
             ]
             try VariantReport.write(rows: variants, title: "EdgeDistill: \((config.teacher as NSString).lastPathComponent) distilled to \(layers.count) layers",
                                     notes: notes, to: out)
-            log("report: \(path("report.md")), \(path("model_comparison.svg")), \(path("model_comparison.png"))")
         }
         return report
     }

@@ -56,4 +56,52 @@ final class PipelineConfigTests: XCTestCase {
     func testWrongTypeIsAnError() {
         XCTAssertThrowsError(try decode(#"{"seed": "forty-two"}"#))
     }
+
+    /// One rule: defaults < profile < configuration file < flags (the CLI applies flags last).
+    func testPrecedenceIsDefaultsThenProfileThenFile() throws {
+        var quick = PipelineConfig()
+        PipelineConfig.Profile.quick.apply(to: &quick)
+        XCTAssertEqual(quick.distill.epochs, 1)
+        XCTAssertEqual(quick.maxTrainExamples, 10000)
+        // The file overrides the profile key by key, inside sections too; what it leaves out stays.
+        let file = """
+        seed: 7
+        max_train_examples: 500
+        distill:
+          epochs: 2
+          temperature: 3.0
+        """
+        let merged = try quick.overlaid(withYAML: file, source: "test.yaml")
+        XCTAssertEqual(merged.distill.epochs, 2)
+        XCTAssertEqual(merged.distill.temperature, 3.0)
+        XCTAssertEqual(merged.maxTrainExamples, 500)
+        XCTAssertEqual(merged.seed, 7)
+        XCTAssertEqual(merged.distill.evalEvery, 100, "a profile key the file does not name")
+        XCTAssertEqual(merged.finetune.epochs, 1)
+        XCTAssertEqual(merged.distill.alpha, PipelineConfig().distill.alpha, "a default nobody set")
+        // An explicit null clears an optional key; the full profile's keys fall to the file as well.
+        var full = PipelineConfig()
+        PipelineConfig.Profile.full.apply(to: &full)
+        XCTAssertEqual(try full.overlaid(withYAML: "distill:\n  epochs: 5\n", source: "t").distill.epochs, 5)
+        var sampled = PipelineConfig()
+        sampled.maxTrainExamples = 10
+        XCTAssertNil(try sampled.overlaid(withYAML: "max_train_examples: null", source: "t").maxTrainExamples)
+        XCTAssertEqual(try quick.overlaid(withYAML: "", source: "t"), quick, "an empty file changes nothing")
+        XCTAssertThrowsError(try quick.overlaid(withYAML: "- a list", source: "list.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("list.yaml"), "\(error)")
+        }
+    }
+
+    /// The shipped configuration leaves the profile's keys to the profile.
+    func testShippedConfigurationLetsTheProfileDecide() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs/sst2.yaml").path
+        for profile in PipelineConfig.Profile.allCases {
+            var config = PipelineConfig()
+            profile.apply(to: &config)
+            let merged = try config.overlaid(withFile: path)
+            XCTAssertEqual(merged.distill.epochs, config.distill.epochs, "\(profile)")
+            XCTAssertEqual(merged.maxTrainExamples, config.maxTrainExamples, "\(profile)")
+        }
+    }
 }
