@@ -142,8 +142,7 @@ public final class Pipeline {
         }
 
         // Student from the teacher's layers.
-        let layers = config.distill.layers
-            ?? SequenceClassifier.evenlySpacedLayers(config.distill.studentLayers, of: teacher.config.layerCount)
+        let layers = try config.studentLayers(teacherLayers: teacher.config.layerCount)
         let student = try teacher.student(layers: layers)
         var o = TrainingOptions()
         o.epochs = config.distill.epochs

@@ -26,6 +26,7 @@ extension PipelineConfig {
         guard let keys = present as? [String: Any] else {
             throw ModelError(file: source, "expected keys and values at the top level (e.g. `seed: 42`)")
         }
+        try Self.checkKnown(keys, source: source)
         func object(_ config: PipelineConfig) throws -> [String: Any] {
             try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] ?? [:]
         }
@@ -45,4 +46,42 @@ extension PipelineConfig {
         copy(keys, from: try object(file), into: &merged)
         return try JSONDecoder().decode(PipelineConfig.self, from: JSONSerialization.data(withJSONObject: merged))
     }
+
+    /// Every key the file names must be one of ours: a misspelt key is an error naming the closest
+    /// known one, not a setting silently ignored.
+    static func checkKnown(_ keys: [String: Any], source: String) throws {
+        let sections: [String: [String]] = [
+            "": CodingKeys.allCases.map(\.rawValue),
+            "finetune": FineTune.CodingKeys.allCases.map(\.rawValue),
+            "distill": Distill.CodingKeys.allCases.map(\.rawValue),
+        ]
+        func check(_ keys: [String: Any], in section: String) throws {
+            let known = sections[section] ?? []
+            for key in keys.keys.sorted() {
+                let name = section.isEmpty ? key : section + "." + key
+                guard known.contains(key) else {
+                    let closest = known.min { editDistance(key, $0) < editDistance(key, $1) }
+                    throw ModelError(file: source, "unknown key '\(name)'" + (closest.map { "; did you mean '\(section.isEmpty ? $0 : section + "." + $0)'?" } ?? ""))
+                }
+                if section.isEmpty, let nested = keys[key] as? [String: Any], sections[key] != nil {
+                    try check(nested, in: key)
+                }
+            }
+        }
+        try check(keys, in: "")
+    }
+}
+
+/// Levenshtein distance: how many single-character edits turn `a` into `b`.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var previous = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var current = [i] + [Int](repeating: 0, count: b.count)
+        for j in stride(from: 1, through: b.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return a.isEmpty ? b.count : previous[b.count]
 }

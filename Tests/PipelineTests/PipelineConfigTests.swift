@@ -104,4 +104,53 @@ final class PipelineConfigTests: XCTestCase {
             XCTAssertEqual(merged.maxTrainExamples, config.maxTrainExamples, "\(profile)")
         }
     }
+
+    /// A misspelt key is an error naming the closest known key, at the top level and in sections.
+    func testUnknownKeysNameTheClosestKnownOne() {
+        for (yaml, expected) in [("distill:\n  tempreature: 3\n", "'distill.temperature'"),
+                                 ("sed: 4\n", "'seed'"), ("finetune:\n  learningrate: 0.1\n", "'finetune.learning_rate'")] {
+            XCTAssertThrowsError(try PipelineConfig().overlaid(withYAML: yaml, source: "typo.yaml"), yaml) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.contains("typo.yaml") && text.contains("unknown key") && text.contains(expected), text)
+            }
+        }
+    }
+
+    /// Every numeric setting has a stated range; a value outside it is named by its key.
+    func testOutOfRangeSettingsAreNamed() throws {
+        var c = PipelineConfig()
+        c.distill.learningRate = -1e-4
+        c.finetune.learningRate = .nan
+        c.distill.temperature = .infinity
+        c.finetune.warmup = 1
+        c.checkpointEvery = -1
+        c.maxTrainExamples = 0
+        c.distill.hiddenWeight = -1
+        let problems = try c.validate().joined(separator: "\n")
+        for key in ["distill.learning_rate", "finetune.learning_rate", "distill.temperature", "finetune.warmup",
+                    "checkpoint_every", "max_train_examples", "distill.hidden_weight"] {
+            XCTAssertTrue(problems.contains(key), "no problem reported for \(key): \(problems)")
+        }
+        for layers in [[3, 0], [3, 3], [-1, 2], []] {
+            var bad = PipelineConfig()
+            bad.distill.layers = layers
+            XCTAssertTrue(try bad.validate().contains { $0.contains("distill.layers") }, "\(layers) accepted")
+        }
+        var fine = PipelineConfig()
+        fine.distill.layers = [0, 3]
+        XCTAssertEqual(try fine.validate(), [])
+    }
+
+    /// A student takes each teacher layer at most once, and only layers the teacher has.
+    func testStudentLayersFitTheTeacher() throws {
+        var c = PipelineConfig()
+        c.distill.studentLayers = 7
+        XCTAssertThrowsError(try c.studentLayers(teacherLayers: 6)) { XCTAssertTrue("\($0)".contains("--student-layers"), "\($0)") }
+        c.distill.studentLayers = 6
+        XCTAssertEqual(try c.studentLayers(teacherLayers: 6), [0, 1, 2, 3, 4, 5])
+        c.distill.layers = [0, 6]
+        XCTAssertThrowsError(try c.studentLayers(teacherLayers: 6)) { XCTAssertTrue("\($0)".contains("--layers"), "\($0)") }
+        c.distill.layers = [0, 3]
+        XCTAssertEqual(try c.studentLayers(teacherLayers: 6), [0, 3])
+    }
 }
