@@ -33,12 +33,21 @@ public final class Pipeline {
     public enum Stage: Sendable { case fineTune, distill, evaluate }
 
     @discardableResult
-    public func run(resume: Bool = false, stages: Set<Stage> = [.fineTune, .distill, .evaluate]) throws -> [String: Any] {
+    ///
+    /// `out` holding a run already (its run_config.json) is refused unless `resume` (continue it:
+    /// the recipe must be the one it was started with) or `overwrite` (replace it).
+    public func run(resume: Bool = false, overwrite: Bool = false,
+                    stages: Set<Stage> = [.fineTune, .distill, .evaluate]) throws -> [String: Any] {
         let problems = try config.validate()
         guard problems.isEmpty else { throw ModelError(file: nil, "invalid configuration: " + problems.joined(separator: "; ")) }
+        try checkRunFolder(resume: resume, overwrite: overwrite)
         Threads.set(config.threads)
         let fm = FileManager.default
-        try fm.createDirectory(atPath: path("checkpoints"), withIntermediateDirectories: true)
+        do {
+            try fm.createDirectory(atPath: path("checkpoints"), withIntermediateDirectories: true)
+        } catch {
+            throw ModelError(file: out, "cannot create the run folder: \((error as NSError).localizedDescription)")
+        }
         try writeJSON(try configJSON(), to: path("run_config.json"))
         if !resume {
             try? fm.removeItem(atPath: path("metrics.jsonl"))
@@ -225,6 +234,52 @@ public final class Pipeline {
     func runPhase(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {
         let scheduler = try executor?.scheduler(for: job, data: trainer.trainingSet)
         return try trainer.run(resume: resume, on: scheduler)
+    }
+
+    /// Settings a resumed run may change: where it writes and reads its evaluation files, how many
+    /// threads, how often it checkpoints, what it logs. Every other key fixes the recipe.
+    static let resumableKeys: Set<String> = ["out", "eval", "threads", "latency_sentences", "trace_steps", "checkpoint_every"]
+
+    /// Refuses an `out` that is a file, or that holds a run, unless told what to do with it.
+    func checkRunFolder(resume: Bool, overwrite: Bool) throws {
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: out, isDirectory: &isFolder)
+        if exists && !isFolder.boolValue {
+            throw ModelError(file: out, "is a file, not a folder: --out names the run folder to write")
+        }
+        let previous = path("run_config.json")
+        guard FileManager.default.fileExists(atPath: previous) else { return }
+        if resume {
+            let before = flatten(try readJSON(previous)), now = flatten(try configJSON())
+            for key in Set(before.keys).union(now.keys).sorted() where !Self.resumableKeys.contains(key.components(separatedBy: ".")[0]) {
+                let (a, b) = (before[key].map(Self.text) ?? "unset", now[key].map(Self.text) ?? "unset")
+                if a != b {
+                    throw ModelError(file: previous, "the run was started with \(key) = \(a), this one has \(b): --resume continues the same recipe; start a new run folder (or --overwrite) to change it")
+                }
+            }
+        } else if !overwrite {
+            throw ModelError(file: out, "holds a run already (run_config.json): pass --resume to continue it, --overwrite to replace it, or choose another --out")
+        }
+    }
+
+    /// A JSON value as it reads in the file: `[0, 3]`, `"a.tsv"`, `0.5`.
+    static func text(_ value: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: [value]),
+              let list = String(data: data, encoding: .utf8) else { return "\(value)" }
+        return String(list.dropFirst().dropLast()).replacingOccurrences(of: ",", with: ", ")
+    }
+
+    /// `{"distill": {"epochs": 3}}` as `["distill.epochs": 3]`.
+    func flatten(_ object: [String: Any], prefix: String = "") -> [String: Any] {
+        var flat: [String: Any] = [:]
+        for (key, value) in object {
+            if let nested = value as? [String: Any] {
+                flat.merge(flatten(nested, prefix: prefix + key + "."), uniquingKeysWith: { $1 })
+            } else {
+                flat[prefix + key] = value
+            }
+        }
+        return flat
     }
 
     func configJSON() throws -> [String: Any] {

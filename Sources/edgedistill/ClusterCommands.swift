@@ -95,7 +95,7 @@ func runCoordinated(pipeline: PipelineOptions, options: CoordinatorOptions, loca
     }
     let run = Pipeline(config: config)
     run.executor = coordinator
-    var report = try run.run(resume: pipeline.resume, stages: [.fineTune, .distill, .evaluate])
+    var report = try run.run(resume: pipeline.resume, overwrite: pipeline.overwrite, stages: [.fineTune, .distill, .evaluate])
     report["cluster"] = ["workers_expected": options.workers, "workers_lost": coordinator.workersLost,
                          "steps_redone": coordinator.stepsRedone, "endpoint": coordinator.endpoint]
     try writeJSON(report, to: (config.out as NSString).appendingPathComponent("report.json"))

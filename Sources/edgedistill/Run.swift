@@ -31,7 +31,8 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
     var maxTrainExamples: Int?
     @OptionGroup var columns: DataColumnOptions
-    @Flag(help: "Continue an interrupted run from its checkpoints.") var resume = false
+    @Flag(help: "Continue an interrupted run from its checkpoints (the recipe must be the same).") var resume = false
+    @Flag(help: "Replace the run already in --out (without this or --resume such a folder is refused).") var overwrite = false
     @Flag(name: .customLong("trace-steps"), help: "Log each step's example indices and losses to metrics.jsonl (see scripts/peer_trajectory.py).")
     var traceSteps = false
     @Flag(help: "Print report.json on stdout instead of a summary.") var json = false
@@ -73,7 +74,7 @@ struct PipelineOptions: ParsableArguments {
         try reportingErrors {
             var config = try resolve()
             adjust(&config)
-            let report = try Pipeline(config: config).run(resume: resume, stages: stages)
+            let report = try Pipeline(config: config).run(resume: resume, overwrite: overwrite, stages: stages)
             print(json ? try jsonString(report) : summary(report, out: config.out))
         }
     }
