@@ -83,7 +83,7 @@ final class VariantLogitsTests: XCTestCase {
         record("fp16-loaded") { fp16.logits($0) }
 
         for (variant, embeddings) in [("int8", false), ("int8-emb", true)] {
-            let quantized = QuantizedClassifier(quantizing: model, int8Embeddings: embeddings)
+            let quantized = try model.quantized(.int8Dynamic, int8Embeddings: embeddings)
             record(variant) { quantized.logits($0) }
             let folder = scratch + "/\(family)-\(variant)"
             try quantized.saveFolder(folder, vocabularyFrom: dir)
