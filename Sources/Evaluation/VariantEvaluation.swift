@@ -51,8 +51,8 @@ public enum VariantEvaluation {
         let fp32 = try SequenceClassifier.load(directory: student)
         if fp32.initializedHead { throw ModelError(file: student, "the student has no trained classification head") }
         func folder(_ name: String) -> String { (outputFolder as NSString).appendingPathComponent(name) }
-        try QuantizedClassifier(quantizing: fp32.model, int8Embeddings: false).saveFolder(folder(folders.int8), vocabularyFrom: student)
-        try QuantizedClassifier(quantizing: fp32.model, int8Embeddings: true).saveFolder(folder(folders.int8Embeddings), vocabularyFrom: student)
+        try fp32.model.quantized(.int8Dynamic).saveFolder(folder(folders.int8), vocabularyFrom: student)
+        try fp32.model.quantized(.int8Dynamic, int8Embeddings: true).saveFolder(folder(folders.int8Embeddings), vocabularyFrom: student)
         try fp32.model.saveFP16Folder(folder(folders.fp16), vocabularyFrom: student)
         log("variants: wrote \(folders.int8), \(folders.int8Embeddings), \(folders.fp16) in \(outputFolder)")
 

@@ -6,7 +6,15 @@ extension SequenceClassifier {
     /// Writes `config.json`, `model.safetensors`, `vocab.txt` (copied from `vocabularyFrom`),
     /// `tokenizer_config.json` and `special_tokens_map.json` into `directory`, replacing what was
     /// there only once everything is written (a sibling folder is filled, then swapped in).
+    ///
+    /// A quantized model is written in its scheme: `saveInt8Folder` or `saveFP16Folder` (which copy
+    /// the tokenizer files found beside `vocabularyFrom`).
     public func saveFolder(_ directory: String, vocabularyFrom source: String, maxLength: Int = 512) throws {
+        switch quantization {
+        case .int8Dynamic: return try saveInt8Folder(directory, vocabularyFrom: source)
+        case .fp16: return try saveFP16Folder(directory, vocabularyFrom: source)
+        case .none: break
+        }
         let fm = FileManager.default
         let partial = directory + ".partial"
         try? fm.removeItem(atPath: partial)

@@ -21,7 +21,9 @@ public struct ParameterLayout: Sendable {
     /// Every tensor starts at a multiple of 16 floats (64 bytes) for aligned vector loads.
     static let alignment = 16
 
-    public init(config: ModelConfig) {
+    /// The layout of `config`'s tensors, less those named in `omitting`: a quantized model keeps
+    /// only the tensors that stay fp32 in its arena (its int8 linear layers hold their own weights).
+    public init(config: ModelConfig, omitting: Set<String> = []) {
         let (c, f) = (config.hiddenSize, config.intermediateSize)
         var specs: [(String, [Int])] = [
             ("embeddings.word_embeddings.weight", [config.vocabularySize, c]),
@@ -57,7 +59,7 @@ public struct ParameterLayout: Sendable {
             ("classifier.bias", [config.labelCount]),
         ]
         var entries: [Entry] = [], index: [String: Int] = [:], offset = 0
-        for (name, shape) in specs {
+        for (name, shape) in specs where !omitting.contains(name) {
             // q|k|v weights and q|k|v biases must stay adjacent to form fused views: no padding there.
             let fused = name.hasSuffix("k_lin.weight") || name.hasSuffix("v_lin.weight")
                 || name.hasSuffix("k_lin.bias") || name.hasSuffix("v_lin.bias")

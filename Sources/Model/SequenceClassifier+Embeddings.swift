@@ -6,19 +6,21 @@ import Kernels
 
 extension SequenceClassifier {
     func embeddingsForward(_ batch: TokenBatch, dropoutSeed: UInt64?) {
-        let a = activations
+        let a = activations, w = weights
         let (n, c) = (batch.tokenCount, config.hiddenSize)
         let sum = a.embeddingSum.reserve(n * c)
         let out = a.embedded.reserve(n * c)
         batch.ids.withUnsafeBufferPointer { ids in
             batch.positions.withUnsafeBufferPointer { positions in
-                embeddingForward(sum, ids.baseAddress!, positions.baseAddress!,
-                                 parameter("embeddings.word_embeddings.weight"),
-                                 parameter("embeddings.position_embeddings.weight"), tokens: n, hidden: c)
+                switch w.words {
+                case .float(let table):
+                    embeddingForward(sum, ids.baseAddress!, positions.baseAddress!, table, w.positions, tokens: n, hidden: c)
+                case .int8(let table):
+                    table.forward(sum, ids.baseAddress!, positions.baseAddress!, w.positions, tokens: n, hidden: c)
+                }
             }
         }
-        layerNormForward(out, a.embeddingMean.reserve(n), a.embeddingRstd.reserve(n), sum,
-                         parameter("embeddings.LayerNorm.weight"), parameter("embeddings.LayerNorm.bias"),
+        layerNormForward(out, a.embeddingMean.reserve(n), a.embeddingRstd.reserve(n), sum, w.normWeight, w.normBias,
                          rows: n, features: c, epsilon: Float(config.layerNormEpsilon))
         if let seed = dropoutSeed, config.hiddenDropout > 0 {
             dropoutForward(out, a.embeddingMask.reserve(n * c), out, count: n * c,

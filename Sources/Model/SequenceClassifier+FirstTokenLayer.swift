@@ -17,17 +17,20 @@ import Kernels
 
 extension SequenceClassifier {
     func firstTokenLayerForward(_ l: Int, _ batch: TokenBatch, dropoutSeed: UInt64?) {
-        let a = activations, s = a.layers[l], w = layerView(l, in: parameters)
+        guard l == config.layerCount - 1, let query = weights.lastQuery, let keyValue = weights.lastKeyValue else {
+            preconditionFailure("only the last layer runs on first tokens only")
+        }
+        let a = activations, s = a.layers[l]
         let (n, b, c, nh, hs) = (batch.tokenCount, batch.batchSize, config.hiddenSize, config.headCount, config.headSize)
         let (g, t) = (b * nh, batch.layout.sequence)
         let x = a.input(ofLayer: l)
 
         let kv = s.qkv.reserve(n * 2 * c)
-        linear(kv, x, w.qkvWeight + c * c, w.qkvBias + c, rows: n, inputs: c, outputs: 2 * c)
+        linear(keyValue, kv, x, rows: n)
         let x0 = s.firstInput.reserve(b * c)
         for r in 0..<b { (x0 + r * c).update(from: x + Int(batch.layout.offsets[r]) * c, count: c) }
         let q = s.firstQuery.reserve(b * c)
-        linear(q, x0, w.qkvWeight, w.qkvBias, rows: b, inputs: c, outputs: c)
+        linear(query, q, x0, rows: b)
 
         let attentionDropout = dropoutSeed != nil ? Float(config.attentionDropout) : 0
         let saved = firstTokenSaved(s, matrices: g, sequence: t, dropout: attentionDropout > 0, reserve: true)

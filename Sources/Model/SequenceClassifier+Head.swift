@@ -20,8 +20,7 @@ extension SequenceClassifier {
             (pooled + s * c).update(from: hidden + row * c, count: c)
         }
         let pre = a.preHead.reserve(b * c), act = a.headActivated.reserve(b * c)
-        linear(pre, pooled, parameter("pre_classifier.weight"), parameter("pre_classifier.bias"),
-                      rows: b, inputs: c, outputs: c)
+        linear(weights.preClassifier, pre, pooled, rows: b)
         switch headActivation {
         case .relu: for i in 0..<(b * c) { act[i] = max(pre[i], 0) }
         case .tanh: for i in 0..<(b * c) { act[i] = tanhf(pre[i]) }
@@ -30,8 +29,7 @@ extension SequenceClassifier {
             dropoutForward(act, a.headMask.reserve(b * c), act, count: b * c,
                            probability: Float(config.classifierDropout), seed: seed &+ 3, offset: batch.origin.sentences * c)
         }
-        linear(a.logits.reserve(b * k), act, parameter("classifier.weight"),
-                      parameter("classifier.bias"), rows: b, inputs: c, outputs: k)
+        linear(weights.classifier, a.logits.reserve(b * k), act, rows: b)
     }
 
     /// Writes the gradient of the last hidden state into `dhidden`: (N, C), zero except first

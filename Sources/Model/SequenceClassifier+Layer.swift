@@ -8,13 +8,13 @@ import Kernels
 
 extension SequenceClassifier {
     func layerForward(_ l: Int, _ batch: TokenBatch, dropoutSeed: UInt64?) {
-        let a = activations, s = a.layers[l], w = layerView(l, in: parameters)
+        let a = activations, s = a.layers[l], w = weights.layers[l]
         let (n, c, nh) = (batch.tokenCount, config.hiddenSize, config.headCount)
         let (g, t) = (batch.batchSize * nh, batch.layout.sequence)
         let x = a.input(ofLayer: l)
 
         let qkv = s.qkv.reserve(n * 3 * c)
-        linear(qkv, x, w.qkvWeight, w.qkvBias, rows: n, inputs: c, outputs: 3 * c)
+        linear(w.qkv, qkv, x, rows: n)
         let attentionDropout = dropoutSeed != nil ? Float(config.attentionDropout) : 0
         let saved = AttentionSaved(
             probs: s.probs.reserve(g * t * t),
@@ -34,20 +34,20 @@ extension SequenceClassifier {
     /// row's dropout mask is drawn by its place in the whole (N, C) batch either way.
     func layerTailForward(_ l: Int, _ batch: TokenBatch, rows n: Int, context: UnsafePointer<Float>,
                           input x: UnsafePointer<Float>, dropoutSeed: UInt64?, firstTokens: Bool) {
-        let s = activations.layers[l], w = layerView(l, in: parameters)
+        let s = activations.layers[l], w = weights.layers[l]
         let (c, f, eps) = (config.hiddenSize, config.intermediateSize, Float(config.layerNormEpsilon))
         let r1 = s.residual1.reserve(n * c)
-        linear(r1, context, w.outWeight, w.outBias, rows: n, inputs: c, outputs: c)
+        linear(w.out, r1, context, rows: n)
         add(r1, x, count: n * c)
         let h1 = s.hidden1.reserve(n * c)
         layerNormForward(h1, s.mean1.reserve(n), s.rstd1.reserve(n), r1, w.norm1Weight, w.norm1Bias,
                          rows: n, features: c, epsilon: eps)
 
         let f1 = s.ffn1.reserve(n * f), act = s.gelu.reserve(n * f)
-        linear(f1, h1, w.ffn1Weight, w.ffn1Bias, rows: n, inputs: c, outputs: f)
+        linear(w.ffn1, f1, h1, rows: n)
         geluForward(act, f1, count: n * f)
         let r2 = s.residual2.reserve(n * c)
-        linear(r2, act, w.ffn2Weight, w.ffn2Bias, rows: n, inputs: f, outputs: c)
+        linear(w.ffn2, r2, act, rows: n)
         if let seed = dropoutSeed, config.hiddenDropout > 0 {
             let (p, mask, offset) = (Float(config.hiddenDropout), s.ffnMask.reserve(n * c), batch.origin.tokens * c)
             if firstTokens {

@@ -30,6 +30,12 @@ extension SequenceClassifier {
         return Array(UnsafeBufferPointer(start: activations.logits.p, count: batch.batchSize * config.labelCount))
     }
 
+    /// `out (rows, O) = inp (rows, I) W^T + b` through `layer`, whatever form its weights take.
+    @inline(__always)
+    func linear(_ layer: LinearLayer, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int) {
+        layer.forward(out, inp, rows: rows, scratch: int8Scratch)
+    }
+
     /// Accumulates (+=) into `gradients` the gradient of a loss whose gradient with respect to the
     /// logits of the last `forward` is `dlogits` (B, K).
     ///
@@ -42,6 +48,8 @@ extension SequenceClassifier {
         guard let batch = activations.batch else {
             preconditionFailure("backward called before forward")
         }
+        precondition(quantization != .int8Dynamic,
+                     "an int8 model cannot be trained: its linear layers hold int8 weights, not the fp32 parameters a backward pass updates")
         precondition(!isFrozen, "a frozen model cannot be trained: its linear layers use weights prepared once (freeze())")
         precondition(dlogits.count == batch.batchSize * config.labelCount, "dlogits must be (B, K)")
         let firstTokensOnly = activations.firstTokensOnly

@@ -4,6 +4,10 @@ import Kernels
 ///
 /// Teacher and student are this one type with different configurations. Parameters and their
 /// gradients each live in one contiguous `Arena` with the same `ParameterLayout`.
+///
+/// A quantized model is this type too (`quantized(_:int8Embeddings:)`): the same forward pass, with
+/// int8 linear layers (and word table) in place of fp32 ones. Its arena then holds only the tensors
+/// that stay fp32 (`layout` omits the others), and it cannot be trained.
 public final class SequenceClassifier {
     /// The activation between the head's two linear layers.
     public enum HeadActivation: String, Sendable {
@@ -20,18 +24,40 @@ public final class SequenceClassifier {
     public private(set) lazy var gradients = Arena(count: layout.count)
     public var headActivation: HeadActivation
 
+    /// How the weights are stored: `.none` (fp32), `.fp16` (fp32 values that fp16 represents
+    /// exactly, as an fp16 folder loads) or `.int8Dynamic` (int8 linear layers).
+    public internal(set) var quantization: QuantizationScheme
+    /// Number of parameters: every weight element, whatever its storage type (scales excluded).
+    public let parameterCount: Int
+
+    /// What the forward pass reads: views into `parameters` and the linear layers; see `ModelWeights`.
+    let weights: ModelWeights
     /// Scratch reused across calls; see `Activations`.
     let activations: Activations
+    /// The int8 linear layers' scratch (quantized activations, int32 sums), grown once, shared by all.
+    let int8Scratch = Int8LinearScratch()
     /// Word-embedding rows that received gradient since the last `zeroGradients()`.
     var touchedRows = Set<Int32>()
-    /// After `freeze()`: each linear layer's weights reordered once for oneDNN's matmul, by address and shape.
-    var frozenWeights: [FrozenKey: FrozenWeights?]?
+    /// Set by `freeze()`.
+    public internal(set) var isFrozen = false
 
-    public init(config: ModelConfig, headActivation: HeadActivation = .relu) {
+    /// An fp32 model with every parameter zero.
+    public convenience init(config: ModelConfig, headActivation: HeadActivation = .relu) {
+        let layout = ParameterLayout(config: config)
+        let parameters = Arena(count: layout.count)
+        self.init(config: config, headActivation: headActivation, layout: layout, parameters: parameters,
+                  weights: ModelWeights(float: parameters, layout: layout, config: config), quantization: .none)
+    }
+
+    init(config: ModelConfig, headActivation: HeadActivation, layout: ParameterLayout, parameters: Arena,
+         weights: ModelWeights, quantization: QuantizationScheme) {
         self.config = config
-        self.layout = ParameterLayout(config: config)
-        self.parameters = Arena(count: layout.count)
+        self.layout = layout
+        self.parameters = parameters
         self.headActivation = headActivation
+        self.weights = weights
+        self.quantization = quantization
+        self.parameterCount = ParameterLayout(config: config).entries.reduce(0) { $0 + $1.count }
         self.activations = Activations(config: config)
     }
 
@@ -52,9 +78,6 @@ public final class SequenceClassifier {
         let end = l + 1 < config.layerCount ? layout.entry("transformer.layer.\(l + 1).attention.q_lin.weight").offset : layout.count
         return start..<end
     }
-
-    /// Number of parameters (the arena less its alignment padding).
-    public var parameterCount: Int { layout.entries.reduce(0) { $0 + $1.count } }
 
     /// Sets every gradient to zero, touching only the word-embedding rows that were written.
     public func zeroGradients() {
@@ -81,7 +104,8 @@ public final class SequenceClassifier {
 
     // MARK: - Views
 
-    /// Pointers to one transformer layer's parameters (or gradients).
+    /// Pointers to one transformer layer's parameters (or gradients) in an fp32 model, for the
+    /// backward pass (the forward pass reads `weights`).
     struct LayerView {
         let qkvWeight, qkvBias, outWeight, outBias: UnsafeMutablePointer<Float>  // (3C, C) (3C) (C, C) (C)
         let norm1Weight, norm1Bias: UnsafeMutablePointer<Float>                   // (C) (C)

@@ -21,6 +21,7 @@ extension SequenceClassifier {
     /// (in the order given) and its head.
     public func student(layers chosen: [Int]) throws -> SequenceClassifier {
         guard !chosen.isEmpty else { throw ModelError("a student needs at least one layer") }
+        guard quantization != .int8Dynamic else { throw ModelError("a student is made from an fp32 model, not an int8 one") }
         if let bad = chosen.first(where: { $0 < 0 || $0 >= config.layerCount }) {
             throw ModelError("student layer \(bad) does not exist: the teacher has layers 0...\(config.layerCount - 1)")
         }

@@ -32,14 +32,8 @@ struct Quantize: ParsableCommand {
             if loaded.initializedHead {
                 throw ModelError(file: model, "this model has no trained classification head: fine-tune it first")
             }
-            let scheme: QuantizationScheme
-            if int8 {
-                try QuantizedClassifier(quantizing: loaded.model, int8Embeddings: int8Embeddings).saveFolder(out, vocabularyFrom: model)
-                scheme = .int8Dynamic
-            } else {
-                try loaded.model.saveFP16Folder(out, vocabularyFrom: model)
-                scheme = .fp16
-            }
+            let scheme: QuantizationScheme = int8 ? .int8Dynamic : .fp16
+            try loaded.model.quantized(scheme, int8Embeddings: int8Embeddings).saveFolder(out, vocabularyFrom: model)
             let before = diskSize((model as NSString).appendingPathComponent("model.safetensors"))
             let after = diskSize((out as NSString).appendingPathComponent("model.safetensors"))
             let result: [String: Any] = ["scheme": scheme.rawValue, "int8_embeddings": int8Embeddings, "out": out,

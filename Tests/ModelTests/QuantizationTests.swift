@@ -45,14 +45,15 @@ final class QuantizationTests: XCTestCase {
         let (model, dir) = try fixture()
         let reference = model.forward(batch())
         for embeddings in [false, true] {
-            let quantized = QuantizedClassifier(quantizing: model, int8Embeddings: embeddings)
+            let quantized = try model.quantized(.int8Dynamic, int8Embeddings: embeddings)
             let logits = quantized.logits(batch())
             XCTAssertLessThan(relativeError(logits, reference), int8Tolerance, "int8 embeddings \(embeddings)")
             XCTAssertEqual(quantized.parameterCount, model.parameterCount)
             let out = scratch + "/int8-\(embeddings)"
             try quantized.saveFolder(out, vocabularyFrom: dir)
             let loaded = try ClassifierLoader.load(directory: out)
-            XCTAssertTrue(loaded is QuantizedClassifier)
+            XCTAssertEqual((loaded as? SequenceClassifier)?.quantization, .int8Dynamic)
+            XCTAssertEqual((loaded as? SequenceClassifier)?.int8Embeddings, embeddings)
             XCTAssertEqual(loaded.logits(batch()), logits, "a saved int8 model computes the same logits")
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/vocab.txt"))
             let file = try SafetensorsFile(path: out + "/model.safetensors")
@@ -62,7 +63,7 @@ final class QuantizationTests: XCTestCase {
         }
         // Every row is quantized on its own and the int8 products are exact: a sentence alone gets
         // the logits it gets in a batch, up to the fp32 attention's rounding (padded to another length).
-        let quantized = QuantizedClassifier(quantizing: model, int8Embeddings: false)
+        let quantized = try model.quantized(.int8Dynamic)
         let together = quantized.logits(batch())
         let k = model.config.labelCount
         let sequences = (0..<5).map { s in Array(batch().ids[Int(batch().layout.offsets[s])..<(Int(batch().layout.offsets[s]) + Int(batch().layout.lengths[s]))]) }
@@ -82,7 +83,7 @@ final class QuantizationTests: XCTestCase {
         let ids = try Fixtures.tensor(file, "input_ids"), lengths = try Fixtures.tensor(file, "lengths")
         let fp32 = try Fixtures.tensor(file, "logits_fp32"), torchInt8 = try Fixtures.tensor(file, "logits_torch_int8")
         let width = ids.count / lengths.count
-        let quantized = QuantizedClassifier(quantizing: model, int8Embeddings: false)
+        let quantized = try model.quantized(.int8Dynamic)
         var ours: [Float] = [], fp32Ours: [Float] = []
         for (s, length) in lengths.enumerated() {
             let sentence = (0..<Int(length)).map { Int32(ids[s * width + $0]) }
@@ -108,12 +109,62 @@ final class QuantizationTests: XCTestCase {
         XCTAssertLessThan(relativeError(loaded.logits(batch()), model.forward(batch())), fp16Tolerance)
     }
 
+    /// Quantizing swaps the linear layers (and the word table) and keeps the rest: the int8 model is
+    /// a `SequenceClassifier` whose arena holds only the tensors that stay fp32, which runs the
+    /// passes the fp32 model runs (the full last layer too) and refuses what needs fp32 weights.
+    func testInt8ModelIsTheSameClassifierWithInt8Layers() throws {
+        let (model, _) = try fixture()
+        let c = model.config.hiddenSize
+        for embeddings in [false, true] {
+            let quantized = try model.quantized(.int8Dynamic, int8Embeddings: embeddings)
+            XCTAssertEqual(quantized.quantization, .int8Dynamic)
+            XCTAssertEqual(quantized.int8Embeddings, embeddings)
+            XCTAssertNil(quantized.layout["transformer.layer.0.attention.q_lin.weight"])
+            XCTAssertNil(quantized.layout["transformer.layer.1.ffn.lin2.bias"])
+            XCTAssertNil(quantized.layout["classifier.weight"])
+            XCTAssertEqual(quantized.layout["embeddings.word_embeddings.weight"] == nil, embeddings)
+            XCTAssertEqual(quantized.parameter("transformer.layer.1.output_layer_norm.bias")[3],
+                           model.parameter("transformer.layer.1.output_layer_norm.bias")[3])
+
+            let firstTokens = quantized.forward(batch())
+            let allRows = quantized.forward(batch(), allHiddenStates: true)
+            XCTAssertLessThan(relativeError(allRows, firstTokens), 1e-5, "every row of the last layer, or first tokens only")
+            XCTAssertEqual(quantized.hiddenStates(after: model.config.layerCount).count, batch().tokenCount * c)
+            quantized.freeze()
+            XCTAssertEqual(quantized.frozenLayerCount, 0, "int8 layers have nothing to reorder")
+            XCTAssertEqual(quantized.forward(batch()), firstTokens)
+
+            XCTAssertThrowsError(try quantized.quantized(.int8Dynamic))
+            XCTAssertThrowsError(try quantized.student(layers: [0]))
+            XCTAssertThrowsError(try quantized.save(directory: scratch + "/fp32-of-int8"))
+        }
+        XCTAssertEqual(model.quantization, .none, "the fp32 model is unchanged")
+        XCTAssertThrowsError(try model.quantized(.fp16, int8Embeddings: true))
+    }
+
+    /// `quantized(.fp16)` is the model an fp16 folder loads as, and saving it writes the same file
+    /// as `saveFP16Folder` of the fp32 model.
+    func testFP16ModelEqualsTheLoadedFP16Folder() throws {
+        let (model, dir) = try fixture()
+        let fp16 = try model.quantized(.fp16)
+        XCTAssertEqual(fp16.quantization, .fp16)
+        let (fromModel, fromFP16) = (scratch + "/fp16-a", scratch + "/fp16-b")
+        try model.saveFP16Folder(fromModel, vocabularyFrom: dir)
+        try fp16.saveFolder(fromFP16, vocabularyFrom: dir)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: fromModel + "/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: fromFP16 + "/model.safetensors")))
+        let loaded = try XCTUnwrap(try ClassifierLoader.load(directory: fromFP16) as? SequenceClassifier)
+        XCTAssertEqual(loaded.quantization, .fp16)
+        fp16.freeze()  // as served
+        XCTAssertEqual(fp16.logits(batch()), loaded.logits(batch()))
+    }
+
     // MARK: - Bad files
 
     func int8Folder() throws -> String {
         let (model, dir) = try fixture()
         let out = scratch + "/int8-\(UUID().uuidString.prefix(6))"
-        try QuantizedClassifier(quantizing: model, int8Embeddings: true).saveFolder(out, vocabularyFrom: dir)
+        try model.quantized(.int8Dynamic, int8Embeddings: true).saveFolder(out, vocabularyFrom: dir)
         return out
     }
 

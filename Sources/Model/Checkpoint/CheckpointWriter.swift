@@ -8,6 +8,9 @@ extension SequenceClassifier {
     /// position table and a zero token-type table, which gives the same logits for token type 0.
     /// Each file is written to a temporary name and renamed, so a crash leaves no partial file.
     public func save(directory: String, metadata: [String: String] = [:]) throws {
+        guard quantization != .int8Dynamic else {
+            throw ModelError(file: directory, "an int8 model has no fp32 checkpoint to write: save it with saveFolder (the int8-dynamic format)")
+        }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

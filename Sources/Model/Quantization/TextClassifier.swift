@@ -1,7 +1,7 @@
 import Foundation
 
-/// Anything that turns a packed batch into logits: the fp32 `SequenceClassifier` (also used for
-/// fp16 files, which are widened to fp32 on load) and the int8 `QuantizedClassifier`.
+/// Anything that turns a packed batch into logits: `SequenceClassifier`, whatever its weights
+/// (fp32, fp16 files widened to fp32 on load, int8 linear layers; see `quantized(_:int8Embeddings:)`).
 ///
 /// `eval`, `predict`, `bench latency` and `VariantEvaluation` take this type, so every model
 /// variant is served by the same code.
@@ -42,13 +42,14 @@ public enum ClassifierLoader {
         let scheme = try QuantizationScheme(metadata: SafetensorsFile(path: path).metadata, file: path)
         switch scheme {
         case .int8Dynamic:
-            return try QuantizedClassifier.load(directory: directory)
+            return try SequenceClassifier.loadInt8(directory: directory)
         case .none, .fp16:
             if scheme == .fp16 { try QuantizationChecksum.verify(try SafetensorsFile(path: path)) }
             let loaded = try SequenceClassifier.load(directory: directory)
             if loaded.initializedHead {
                 throw ModelError(file: directory, "this model has no trained classification head: fine-tune it first")
             }
+            loaded.model.quantization = scheme
             loaded.model.freeze()  // served, never trained: linear layers on weights prepared once
             return loaded.model
         }

@@ -11,52 +11,43 @@ import Foundation
 // scheme (see `QuantizationScheme`), the head activation and a checksum. `config.json`, `vocab.txt`
 // and the tokenizer files sit beside it as in any model folder.
 
-extension QuantizedClassifier {
-    /// Internal names of the linear layers' weights (bias `.bias`, scale `.weight_scale` beside them).
-    static func linearNames(_ config: ModelConfig) -> [String] {
-        var names: [String] = []
-        for l in 0..<config.layerCount {
-            let p = "transformer.layer.\(l)."
-            names += ["q_lin", "k_lin", "v_lin", "out_lin"].map { p + "attention.\($0)" }
-            names += [p + "ffn.lin1", p + "ffn.lin2"]
-        }
-        return names + ["pre_classifier", "classifier"]
-    }
-
-    static func fileName(_ internalName: String) -> String {
+extension SequenceClassifier {
+    static func int8FileName(_ internalName: String) -> String {
         internalName.hasPrefix("pre_classifier") || internalName.hasPrefix("classifier") ? internalName : "distilbert." + internalName
     }
 
-    /// The tensors of `model.safetensors`, in the layout described at the top of this file.
-    func tensors() -> [SafetensorsWriter.Tensor] {
+    /// The tensors of an int8 model's `model.safetensors`, in the layout described at the top of this file.
+    func int8Tensors() -> [SafetensorsWriter.Tensor] {
         var out: [SafetensorsWriter.Tensor] = []
         func float(_ name: String, _ shape: [Int], _ p: UnsafePointer<Float>) {
-            out.append(.float32(name: Self.fileName(name), shape: shape,
+            out.append(.float32(name: Self.int8FileName(name), shape: shape,
                                 values: Array(UnsafeBufferPointer(start: p, count: shape.reduce(1, *)))))
         }
         func int8(_ name: String, _ shape: [Int], _ p: UnsafePointer<Int8>) {
             let bytes = UnsafeRawBufferPointer(start: p, count: shape.reduce(1, *))
-            out.append(.init(name: Self.fileName(name), dtype: .i8, shape: shape, bytes: Array(bytes)))
+            out.append(.init(name: Self.int8FileName(name), dtype: .i8, shape: shape, bytes: Array(bytes)))
         }
         // One layer of the model's (fused q|k|v for attention) stored as rows [first, first + O).
-        func linear(_ name: String, _ layer: Int8Linear, rows: Range<Int>) {
+        func linear(_ name: String, _ layer: LinearLayer, rows: Range<Int>) {
+            guard let layer = layer.int8 else { preconditionFailure("\(name) is not int8 in an int8 model") }
             let i = layer.inputs
             int8(name + ".weight", [rows.count, i], layer.weight + rows.lowerBound * i)
             float(name + ".weight_scale", [rows.count], layer.scales + rows.lowerBound)
             float(name + ".bias", [rows.count], layer.bias + rows.lowerBound)
         }
+        func norm(_ name: String) { float(name, [config.hiddenSize], parameter(name)) }
         let (c, v) = (config.hiddenSize, config.vocabularySize)
-        switch words {
+        switch weights.words {
         case .float(let table):
-            float("embeddings.word_embeddings.weight", [v, c], table.p)
-        case .int8(let table, let scales):
-            table.withUnsafeBufferPointer { int8("embeddings.word_embeddings.weight", [v, c], $0.baseAddress!) }
-            scales.withUnsafeBufferPointer { float("embeddings.word_embeddings.weight_scale", [v], $0.baseAddress!) }
+            float("embeddings.word_embeddings.weight", [v, c], table)
+        case .int8(let words):
+            words.table.withUnsafeBufferPointer { int8("embeddings.word_embeddings.weight", [v, c], $0.baseAddress!) }
+            words.scales.withUnsafeBufferPointer { float("embeddings.word_embeddings.weight_scale", [v], $0.baseAddress!) }
         }
-        float("embeddings.position_embeddings.weight", [config.maxPositions, c], positions.p)
-        float("embeddings.LayerNorm.weight", [c], embeddingNormWeight.p)
-        float("embeddings.LayerNorm.bias", [c], embeddingNormBias.p)
-        for (l, layer) in layers.enumerated() {
+        float("embeddings.position_embeddings.weight", [config.maxPositions, c], weights.positions)
+        norm("embeddings.LayerNorm.weight")
+        norm("embeddings.LayerNorm.bias")
+        for (l, layer) in weights.layers.enumerated() {
             let p = "transformer.layer.\(l)."
             linear(p + "attention.q_lin", layer.qkv, rows: 0..<c)
             linear(p + "attention.k_lin", layer.qkv, rows: c..<(2 * c))
@@ -64,20 +55,23 @@ extension QuantizedClassifier {
             linear(p + "attention.out_lin", layer.out, rows: 0..<c)
             linear(p + "ffn.lin1", layer.ffn1, rows: 0..<layer.ffn1.outputs)
             linear(p + "ffn.lin2", layer.ffn2, rows: 0..<c)
-            float(p + "sa_layer_norm.weight", [c], layer.norm1Weight.p)
-            float(p + "sa_layer_norm.bias", [c], layer.norm1Bias.p)
-            float(p + "output_layer_norm.weight", [c], layer.norm2Weight.p)
-            float(p + "output_layer_norm.bias", [c], layer.norm2Bias.p)
+            for name in ["sa_layer_norm.weight", "sa_layer_norm.bias", "output_layer_norm.weight", "output_layer_norm.bias"] {
+                norm(p + name)
+            }
         }
-        linear("pre_classifier", preClassifier, rows: 0..<c)
-        linear("classifier", classifier, rows: 0..<config.labelCount)
+        linear("pre_classifier", weights.preClassifier, rows: 0..<c)
+        linear("classifier", weights.classifier, rows: 0..<config.labelCount)
         return out
     }
 
-    /// Writes a complete model folder (config, quantized safetensors, vocabulary and tokenizer
-    /// files copied from `vocabularyFrom`), swapped in only once complete.
-    public func saveFolder(_ directory: String, vocabularyFrom source: String) throws {
-        let tensors = tensors()
+    /// Writes an int8 model as a complete folder (config, the int8-dynamic safetensors described
+    /// above, vocabulary and tokenizer files copied from `vocabularyFrom`), swapped in only once
+    /// complete. `saveFolder` calls it for an int8 model.
+    public func saveInt8Folder(_ directory: String, vocabularyFrom source: String) throws {
+        guard quantization == .int8Dynamic else {
+            throw ModelError(file: directory, "saveInt8Folder needs an int8 model (quantized(.int8Dynamic)), not a \(quantization.rawValue) one")
+        }
+        let tensors = int8Tensors()
         let metadata = ["format": "pt", QuantizationScheme.metadataKey: QuantizationScheme.int8Dynamic.rawValue,
                         QuantizationScheme.embeddingsKey: int8Embeddings ? "true" : "false",
                         QuantizationScheme.headKey: headActivation.rawValue,
@@ -93,9 +87,9 @@ extension QuantizedClassifier {
         }
     }
 
-    /// Reads a folder written by `saveFolder`; every tensor's presence, type and shape is checked,
-    /// and the checksum, so a damaged file is an error that names the file and the tensor.
-    public static func load(directory: String) throws -> QuantizedClassifier {
+    /// Reads an int8 folder written by `saveInt8Folder`; every tensor's presence, type and shape is
+    /// checked, and the checksum, so a damaged file is an error that names the file and the tensor.
+    public static func loadInt8(directory: String) throws -> SequenceClassifier {
         let config = try ModelConfig.load(directory: directory)
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
         let file = try SafetensorsFile(path: path)
@@ -117,31 +111,30 @@ extension QuantizedClassifier {
         }
 
         func info(_ name: String, _ dtype: DType, _ shape: [Int]) throws -> TensorInfo {
-            let key = fileName(name)
+            let key = int8FileName(name)
             guard let info = file.info(key) else { throw ModelError(file: path, "missing tensor '\(key)'") }
             guard info.dtype == dtype, info.shape == shape else {
                 throw ModelError(file: path, "tensor '\(key)' is \(info.dtype.rawValue) \(info.shape); expected \(dtype.rawValue) \(shape) for \(scheme.rawValue)")
             }
             return info
         }
-        // Read straight into the model's storage: a temporary copy of the word table would add its
-        // size to the serving process's peak memory.
-        func owned(_ name: String, _ shape: [Int]) throws -> OwnedFloats {
+        // Read straight into `buffer` (the model's arena for the tensors that stay fp32: a
+        // temporary copy of the word table would add its size to the serving process's peak memory).
+        func floats(_ name: String, _ shape: [Int], into buffer: UnsafeMutableBufferPointer<Float>) throws {
             _ = try info(name, .f32, shape)
-            return try OwnedFloats(count: shape.reduce(1, *)) { buffer in
-                try file.floats(fileName(name), into: buffer)
-                guard buffer.allSatisfy({ $0.isFinite }) else {
-                    throw ModelError(file: path, "tensor '\(fileName(name))' holds a non-finite value")
-                }
+            try file.floats(int8FileName(name), into: buffer)
+            guard buffer.allSatisfy({ $0.isFinite }) else {
+                throw ModelError(file: path, "tensor '\(int8FileName(name))' holds a non-finite value")
             }
         }
         func floats(_ name: String, _ shape: [Int]) throws -> [Float] {
-            let values = try owned(name, shape)
-            return Array(UnsafeBufferPointer(start: values.p, count: values.count))
+            var values = [Float](repeating: 0, count: shape.reduce(1, *))
+            try values.withUnsafeMutableBufferPointer { try floats(name, shape, into: $0) }
+            return values
         }
         func int8s(_ name: String, _ shape: [Int]) throws -> [Int8] {
             _ = try info(name, .i8, shape)
-            let bytes = try file.rawBytes(fileName(name))
+            let bytes = try file.rawBytes(int8FileName(name))
             return bytes.map { Int8(bitPattern: $0) }
         }
         // q, k and v are fused into one (3C, C) layer, as the fp32 model runs them.
@@ -153,39 +146,32 @@ extension QuantizedClassifier {
                 bias += try floats(name + ".bias", [outputs])
             }
             guard scales.allSatisfy({ $0 > 0 }) else {
-                throw ModelError(file: path, "a weight scale of '\(fileName(names[0]))' is not positive")
+                throw ModelError(file: path, "a weight scale of '\(int8FileName(names[0]))' is not positive")
             }
             return Int8Linear(weight: weight, scales: scales, bias: bias, outputs: outputs * names.count, inputs: inputs)
         }
 
         let (c, f, v, k) = (config.hiddenSize, config.intermediateSize, config.vocabularySize, config.labelCount)
-        let words: WordEmbeddings
+        var words: Int8Embeddings?
         if embeddingsFlag == "true" {
             let scales = try floats("embeddings.word_embeddings.weight_scale", [v])
-            words = .int8(table: try int8s("embeddings.word_embeddings.weight", [v, c]), scales: scales)
-        } else {
-            words = .float(try owned("embeddings.word_embeddings.weight", [v, c]))
+            words = Int8Embeddings(table: try int8s("embeddings.word_embeddings.weight", [v, c]), scales: scales)
         }
-        let layers = try (0..<config.layerCount).map { l -> Layer in
+        let layers = try (0..<config.layerCount).map { l in
             let p = "transformer.layer.\(l)."
-            return Layer(
-                qkv: try linear(["q_lin", "k_lin", "v_lin"].map { p + "attention." + $0 }, outputs: c, inputs: c),
-                out: try linear([p + "attention.out_lin"], outputs: c, inputs: c),
-                ffn1: try linear([p + "ffn.lin1"], outputs: f, inputs: c),
-                ffn2: try linear([p + "ffn.lin2"], outputs: c, inputs: f),
-                norm1Weight: OwnedFloats(try floats(p + "sa_layer_norm.weight", [c])),
-                norm1Bias: OwnedFloats(try floats(p + "sa_layer_norm.bias", [c])),
-                norm2Weight: OwnedFloats(try floats(p + "output_layer_norm.weight", [c])),
-                norm2Bias: OwnedFloats(try floats(p + "output_layer_norm.bias", [c])))
+            return (qkv: try linear(["q_lin", "k_lin", "v_lin"].map { p + "attention." + $0 }, outputs: c, inputs: c),
+                    out: try linear([p + "attention.out_lin"], outputs: c, inputs: c),
+                    ffn1: try linear([p + "ffn.lin1"], outputs: f, inputs: c),
+                    ffn2: try linear([p + "ffn.lin2"], outputs: c, inputs: f))
         }
-        return QuantizedClassifier(
-            config: config, headActivation: head, words: words,
-            positions: try owned("embeddings.position_embeddings.weight", [config.maxPositions, c]),
-            embeddingNormWeight: OwnedFloats(try floats("embeddings.LayerNorm.weight", [c])),
-            embeddingNormBias: OwnedFloats(try floats("embeddings.LayerNorm.bias", [c])),
-            layers: layers,
-            preClassifier: try linear(["pre_classifier"], outputs: c, inputs: c),
-            classifier: try linear(["classifier"], outputs: k, inputs: c))
+        let linears = ModelWeights.Int8Layers(layers: layers,
+                                              preClassifier: try linear(["pre_classifier"], outputs: c, inputs: c),
+                                              classifier: try linear(["classifier"], outputs: k, inputs: c))
+        return try SequenceClassifier(int8: config, headActivation: head, linears: linears, words: words) { arena, layout in
+            for entry in layout.entries {
+                try floats(entry.name, entry.shape, into: UnsafeMutableBufferPointer(start: arena[entry], count: entry.count))
+            }
+        }
     }
 }
 
