@@ -26,6 +26,7 @@ release: deps
 ## test: installs what is missing, fetches and checks the teacher (the real-checkpoint test needs it:
 ## no teacher, no test run), runs all tests with EDGEDISTILL_TEACHER set, so that test cannot skip.
 test: deps
+	python3 scripts/check_layers.py
 	@bash scripts/fetch_teacher.sh $(TEACHER)
 	$(SWIFT) build --build-tests
 	EDGEDISTILL_TEACHER=$(abspath $(TEACHER)) $(SWIFT) test --skip-build

@@ -1,10 +1,19 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers, each importing only those below it:
-//   CDNNL, CZeroMQ (C libraries) -> Kernels (oneDNN), Collective (ZeroMQ)
-//   -> Model -> Training -> Cluster (coordinator, workers) -> edgedistill (CLI)
-//   CZlib (C library) -> Report (the run's comparison table and chart; needs no other module of ours)
+// Layers, each importing only those below it (scripts/check_layers.py checks every import in
+// Sources/ against this table; `make test` runs it):
+//   C libraries: CDNNL (oneDNN), CZeroMQ (libzmq), CZlib (zlib), CInt8, CChecksum
+//   Files      <- (atomic writes; nothing of ours)
+//   Kernels    <- CDNNL, CInt8 (GEMM, LayerNorm, attention, losses; forward and backward)
+//   Collective <- CZeroMQ, CChecksum (sockets, wire protocol, ring all-reduce; knows no model)
+//   Report     <- CZlib, Files (tables and charts from typed rows; knows no model)
+//   Model      <- Kernels, Files (config, safetensors, the classifier, tokenizer, quantization)
+//   Training   <- Model, Kernels, Collective, Files (data, optimizer, TrainingStep, the loop)
+//   Evaluation <- Training, Model, Kernels, Report (metrics, evaluators, latency, variants)
+//   Cluster    <- Training, Model, Kernels, Collective, Files (coordinator and workers)
+//   Pipeline   <- Evaluation, Training, Model, Kernels, Report, Files (the run: configuration, stages, run folder)
+//   edgedistill <- everything above (the CLI, one file per subcommand)
 // Kernels are plain loops over pointers: -Ounchecked drops overflow traps so LLVM vectorizes them,
 // and on x86-64 we target AVX2+FMA (Haswell and newer; every server and laptop of the last decade).
 #if arch(x86_64)
@@ -43,18 +52,25 @@ let package = Package(
         .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
         .target(name: "Files"),
         .target(name: "Model", dependencies: ["Kernels", "Files"], swiftSettings: optimize),
-        .target(name: "Training", dependencies: ["Files", "Model", "Kernels", "Collective", "Report"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Files", "Model", "Kernels", "Collective"], swiftSettings: optimize),
+        .target(name: "Evaluation", dependencies: ["Training", "Model", "Kernels", "Report"], swiftSettings: optimize),
+        .target(name: "Pipeline", dependencies: ["Evaluation", "Training", "Model", "Kernels", "Report", "Files",
+                                                 .product(name: "Yams", package: "Yams")], swiftSettings: optimize),
         .target(name: "Cluster", dependencies: ["Files", "Training", "Model", "Kernels", "Collective"], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["CZlib", "Files"], swiftSettings: optimize),
         .executableTarget(name: "edgedistill", dependencies: [
-            "Cluster", "Training", "Model", "Kernels", "Collective",
+            "Pipeline", "Cluster", "Evaluation", "Training", "Model", "Kernels", "Collective", "Report", "Files",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: optimize),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        // Helpers every test target may use (a seeded generator); not part of the product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "Kernels"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Collective"]),
-        .testTarget(name: "CollectiveTests", dependencies: ["Collective"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Model", "Kernels", "Collective"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "Model", "Report"]),
+        .testTarget(name: "CollectiveTests", dependencies: ["Collective", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Training", "Model", "Collective"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),

@@ -20,8 +20,11 @@ enum MarkdownReport {
             let name = cell(file)
             header += ["Accuracy (\(name))", "Macro-F1 (\(name))", "Retention (\(name))"]
         }
+        // The throughput column names its batch size when every variant was measured at the same one.
+        let batchSizes = Set(variants.map(\.throughputBatchSize))
+        let throughput = batchSizes.count == 1 ? "Throughput b\(batchSizes.first ?? 0) (ex/s)" : "Throughput (ex/s)"
         header += ["Size (MB)", "Params (M)", "p50 (ms)", "p95 (ms)", "p99 (ms)", "p50 all threads (ms)",
-                   "Throughput b32 (ex/s)", "Speed-up", "Peak RSS (MB)"]
+                   throughput, "Speed-up", "Peak RSS (MB)"]
         let alignment = ["---"] + Array(repeating: "---:", count: header.count - 1)
 
         var lines = ["# \(singleLine(title))", "", row(header), row(alignment)]
@@ -41,7 +44,8 @@ enum MarkdownReport {
                 fixed(variant.latencyP95Ms, 2),
                 fixed(variant.latencyP99Ms, 2),
                 fixed(variant.latencyP50MsAllThreads, 2),
-                fixed(variant.throughputBatch32, 1),
+                batchSizes.count == 1 ? fixed(variant.throughputExamplesPerS, 1)
+                    : fixed(variant.throughputExamplesPerS, 1) + " (b\(variant.throughputBatchSize))",
                 variant.speedup.isFinite ? fixed(variant.speedup, 2) + "x" : "n/a",
                 // 0: not measured (no separate serving process ran, so no peak of serving alone exists).
                 variant.peakRssBytes > 0 ? fixed(Double(variant.peakRssBytes) / 1e6, 1) : "n/m",

@@ -48,8 +48,10 @@ public struct VariantFigures: Codable, Sendable, Equatable {
     public var latencyP50MsAllThreads: Double
     public var latencyP95MsAllThreads: Double
     public var latencyP99MsAllThreads: Double
-    /// Examples per second at batch 32.
-    public var throughputBatch32: Double
+    /// Examples per second at batch `throughputBatchSize`, all threads.
+    public var throughputExamplesPerS: Double
+    /// The batch size `throughputExamplesPerS` was measured at.
+    public var throughputBatchSize: Int
     /// Teacher p50 latency divided by this variant's (1 for the teacher).
     public var speedup: Double
     /// Peak resident set size while measuring, bytes.
@@ -64,14 +66,15 @@ public struct VariantFigures: Codable, Sendable, Equatable {
         case latencyP50MsAllThreads = "latency_p50_ms_all_threads"
         case latencyP95MsAllThreads = "latency_p95_ms_all_threads"
         case latencyP99MsAllThreads = "latency_p99_ms_all_threads"
-        case throughputBatch32 = "throughput_batch32"
+        case throughputExamplesPerS = "throughput_examples_per_s"
+        case throughputBatchSize = "throughput_batch_size"
         case peakRssBytes = "peak_rss_bytes"
     }
 
     public init(name: String, path: String, sizeBytes: Int, parameters: Int, evaluations: [FileFigures],
                 latencyP50Ms: Double, latencyP95Ms: Double, latencyP99Ms: Double,
                 latencyP50MsAllThreads: Double, latencyP95MsAllThreads: Double, latencyP99MsAllThreads: Double,
-                throughputBatch32: Double, speedup: Double, peakRssBytes: Int) {
+                throughputExamplesPerS: Double, throughputBatchSize: Int, speedup: Double, peakRssBytes: Int) {
         self.name = name
         self.path = path
         self.sizeBytes = sizeBytes
@@ -83,7 +86,8 @@ public struct VariantFigures: Codable, Sendable, Equatable {
         self.latencyP50MsAllThreads = latencyP50MsAllThreads
         self.latencyP95MsAllThreads = latencyP95MsAllThreads
         self.latencyP99MsAllThreads = latencyP99MsAllThreads
-        self.throughputBatch32 = throughputBatch32
+        self.throughputExamplesPerS = throughputExamplesPerS
+        self.throughputBatchSize = throughputBatchSize
         self.speedup = speedup
         self.peakRssBytes = peakRssBytes
     }
@@ -101,7 +105,8 @@ public struct VariantFigures: Codable, Sendable, Equatable {
         latencyP50MsAllThreads = try container.decode(Double.self, forKey: .latencyP50MsAllThreads)
         latencyP95MsAllThreads = try container.decode(Double.self, forKey: .latencyP95MsAllThreads)
         latencyP99MsAllThreads = try container.decode(Double.self, forKey: .latencyP99MsAllThreads)
-        throughputBatch32 = try container.decode(Double.self, forKey: .throughputBatch32)
+        throughputExamplesPerS = try container.decode(Double.self, forKey: .throughputExamplesPerS)
+        throughputBatchSize = try Self.integer(container, .throughputBatchSize)
         speedup = try container.decode(Double.self, forKey: .speedup)
         peakRssBytes = try Self.integer(container, .peakRssBytes)
     }

@@ -21,7 +21,8 @@ public final class Trainer {
     public let model: SequenceClassifier
     public let mode: Mode
     public let trainingSet: EncodedDataset
-    let validation: EncodedDataset?
+    /// Scores the weights on held-out data; nil: no evaluation (the last weights are the result).
+    let validator: Validator?
     public let options: TrainingOptions
     let batcher: Batcher
     let schedule: LearningRateSchedule
@@ -29,8 +30,8 @@ public final class Trainer {
     public let metricsLog: MetricsLog?
     /// The run's name for this stage ("teacher", "student"): the `phase` of its metrics records.
     public let phase: String
-    /// Called with the model and its validation metrics whenever they are the best so far.
-    let onBest: (SequenceClassifier, ClassificationMetrics) throws -> Void
+    /// Called with the model and its validation whenever they are the best so far.
+    let onBest: (SequenceClassifier, Validation) throws -> Void
     public let progress: Progress
     /// Teacher logits per training example (distillation without the hidden-state term).
     public let logitCache: LogitCache?
@@ -45,14 +46,14 @@ public final class Trainer {
     /// The running average of the last evaluations' weights (`options.averageLast`).
     var average: WeightAverage?
 
-    public init(model: SequenceClassifier, mode: Mode, train: EncodedDataset, validation: EncodedDataset?,
+    public init(model: SequenceClassifier, mode: Mode, train: EncodedDataset, validator: Validator?,
                 options: TrainingOptions, checkpointPath: String? = nil, metrics: MetricsLog? = nil,
                 label: String = "train",
-                onBest: @escaping (SequenceClassifier, ClassificationMetrics) throws -> Void = { _, _ in }) {
+                onBest: @escaping (SequenceClassifier, Validation) throws -> Void = { _, _ in }) {
         self.model = model
         self.mode = mode
         self.trainingSet = train
-        self.validation = validation
+        self.validator = validator
         self.options = options
         self.batcher = Batcher(count: train.sequences.count, batchSize: options.batchSize, seed: options.seed,
                                lengthBucketed: options.lengthBucketed, lengths: train.sequences.map(\.count))
@@ -67,7 +68,7 @@ public final class Trainer {
             logitCache = nil
         }
         progress = Progress(label: label, total: options.totalSteps(examples: train.sequences.count))
-        if options.averageLast > 0, validation != nil {
+        if options.averageLast > 0, validator != nil {
             average = WeightAverage(parameters: model.parameters.count, fraction: min(options.averageLast, 1),
                                     totalSteps: options.totalSteps(examples: train.sequences.count))
         }
@@ -164,7 +165,7 @@ public final class Trainer {
                                 "ce": Double(value.crossEntropy), "kl": Double(value.kl), "lr": Double(learningRate)])
         }
         progress.update(step, status: String(format: "loss %.4f", value.total))
-        let evaluate = validation != nil
+        let evaluate = validator != nil
             && ((options.evalEvery > 0 && step % options.evalEvery == 0) || step % stepsPerEpoch == 0 || step == totalSteps)
         if evaluate {
             try scheduler.synchronize(into: model)
@@ -176,44 +177,42 @@ public final class Trainer {
     }
 
     func evaluateAndKeepBest() throws {
-        guard let validation else { return }
-        let result = Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize)
+        guard let validator else { return }
+        let result = validator(model)
         var record: [String: Any] = ["kind": "eval", "phase": phase, "step": step]
-        for (key, value) in result.metrics.jsonObject { record[key] = value }
+        for (key, value) in result.record { record[key] = value }
         metricsLog?.append(record)
         progress.note(String(format: "step %d: validation accuracy %.4f, macro-F1 %.4f", step,
-                             result.metrics.accuracy, result.metrics.macroF1))
-        if bestAccuracy.map({ result.metrics.accuracy > $0 }) ?? true {
-            bestAccuracy = result.metrics.accuracy
+                             result.accuracy, result.macroF1))
+        if bestAccuracy.map({ result.accuracy > $0 }) ?? true {
+            bestAccuracy = result.accuracy
             bestStep = step
             bestAveraged = nil
-            try onBest(model, result.metrics)
+            try onBest(model, result)
         }
         if let average, average.covers(step: step) {
             average.add(UnsafeBufferPointer(model.parameters.buffer))
-            if step == totalSteps, average.count > 1 { try evaluateAverage(average, on: validation) }
+            if step == totalSteps, average.count > 1 { try evaluateAverage(average, by: validator) }
         }
     }
 
     /// Evaluates the average of the last evaluations' weights (the run's last step); it replaces
     /// the best checkpoint only when its validation accuracy is higher.
-    func evaluateAverage(_ average: WeightAverage, on validation: EncodedDataset) throws {
-        let result = average.withAverage(in: model) {
-            Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize)
-        }
+    func evaluateAverage(_ average: WeightAverage, by validator: Validator) throws {
+        let result = average.withAverage(in: model) { validator(model) }
         var record: [String: Any] = ["kind": "average_eval", "phase": phase, "step": step, "averaged": average.count,
                                      "after_step": average.startAfter]
-        for (key, value) in result.metrics.jsonObject { record[key] = value }
+        for (key, value) in result.record { record[key] = value }
         metricsLog?.append(record)
-        let better = bestAccuracy.map { result.metrics.accuracy > $0 } ?? true
+        let better = bestAccuracy.map { result.accuracy > $0 } ?? true
         progress.note(String(format: "average of the %d evaluations after step %d: validation accuracy %.4f, macro-F1 %.4f (%@)",
-                             average.count, average.startAfter, result.metrics.accuracy, result.metrics.macroF1,
+                             average.count, average.startAfter, result.accuracy, result.macroF1,
                              better ? "kept: better than the best checkpoint" : "not kept: the best checkpoint is as good or better"))
         guard better else { return }
-        bestAccuracy = result.metrics.accuracy
+        bestAccuracy = result.accuracy
         bestStep = step
         bestAveraged = average.count
-        try average.withAverage(in: model) { try onBest(model, result.metrics) }
+        try average.withAverage(in: model) { try onBest(model, result) }
     }
 }
 

@@ -54,7 +54,7 @@ struct BenchScaling: ParsableCommand {
                                   seed: seed, options: o, studentLayers: layers)
             func trainer() throws -> Trainer {
                 let (model, mode) = try job.buildModels(folder: teacher)
-                let t = Trainer(model: model, mode: mode, train: encoded, validation: nil, options: o, label: "bench")
+                let t = Trainer(model: model, mode: mode, train: encoded, validator: nil, options: o, label: "bench")
                 t.progress.quiet = true
                 return t
             }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Kernels
+import Pipeline
 import Training
 
 /// `edgedistill bench variants --teacher DIR --student DIR --eval FILE... --out DIR`: the issue-5

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import Pipeline
 import Training
 
 /// CURVE options shared by `coordinator`, `worker` and `run`.

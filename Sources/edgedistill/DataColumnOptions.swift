@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 import Training
 
 /// Where a data file's texts and labels are, and what to do with bad rows: the flags `run`,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Collective
 import Foundation
+import Pipeline
 import Training
 import Yams
 
@@ -35,34 +36,13 @@ struct PipelineOptions: ParsableArguments {
     var traceSteps = false
     @Flag(help: "Print report.json on stdout instead of a summary.") var json = false
 
-    enum Profile: String, ExpressibleByArgument, CaseIterable {
-        case quick, full
-    }
+    typealias Profile = PipelineConfig.Profile
 
-    /// The configuration: defaults, then the profile, then the file, then the flags.
+    /// The configuration, by one rule: defaults < profile < configuration file < flags.
     func resolve() throws -> PipelineConfig {
         var c = PipelineConfig()
-        if let path = config {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("cannot read the configuration file \(path)")
-            }
-            do {
-                c = try YAMLDecoder().decode(PipelineConfig.self, from: text.isEmpty ? "{}" : text)
-            } catch {
-                throw ValidationError("\(path): not a valid configuration: \(error)")
-            }
-        }
-        switch profile {
-        case .quick?:
-            c.maxTrainExamples = c.maxTrainExamples ?? 10000
-            c.finetune.epochs = 1
-            c.distill.epochs = 1
-            c.distill.evalEvery = 100
-        case .full?:
-            c.maxTrainExamples = nil
-            c.distill.epochs = 3
-        case nil: break
-        }
+        profile?.apply(to: &c)
+        if let path = config { c = try c.overlaid(withFile: path) }
         if let teacher { c.teacher = teacher }
         if let train { c.train = train }
         if !eval.isEmpty { c.eval = eval }
@@ -98,6 +78,8 @@ struct PipelineOptions: ParsableArguments {
         }
     }
 }
+
+extension PipelineConfig.Profile: ExpressibleByArgument {}
 
 /// A few readable lines from report.json.
 func summary(_ report: [String: Any], out: String) -> String {

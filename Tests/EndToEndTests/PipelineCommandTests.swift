@@ -26,6 +26,16 @@ final class PipelineCommandTests: CLITestCase {
                               "--trace-steps"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("retention"), "summary: \(result.stdout)")
+        // The final figures are printed once, in the summary, not also while they are measured.
+        let everything = result.stdout + result.stderr
+        for line in ["retention", "student int8 + int8 emb accuracy", "report: "] {
+            XCTAssertEqual(everything.components(separatedBy: line).count - 1, 1, "'\(line)' printed more than once: \(everything)")
+        }
+        // Precedence: the file's distill.eval_every (10) over the default; the --epochs flag over everything.
+        let resolved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/run_config.json"))) as? [String: Any]
+        let distill = resolved?["distill"] as? [String: Any]
+        XCTAssertEqual(distill?["eval_every"] as? Int, 10)
+        XCTAssertEqual(distill?["epochs"] as? Int, 2)
         XCTAssertTrue(result.stderr.contains("chosen on only 6 validation examples"), "a tiny held-out share is flagged")
         for name in ["teacher/config.json", "teacher/model.safetensors", "teacher/vocab.txt", "teacher/tokenizer_config.json",
                      "student/config.json", "student/model.safetensors", "student/vocab.txt",

@@ -1,20 +1,8 @@
+import TestSupport
 import XCTest
 
 // Shared by every kernel test: seeded random data, error measures and a Float64 central
 // finite-difference gradient. Kernels run in Float32; references and gradients are Float64.
-
-/// SplitMix64: a small, seeded, platform-independent generator so every test is reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `count` Floats uniform in `range`, the same for the same seed.
 func randomFloats(_ count: Int, seed: UInt64, in range: ClosedRange<Float> = -1...1) -> [Float] {

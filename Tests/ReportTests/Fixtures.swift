@@ -23,7 +23,7 @@ enum Fixtures {
             "latency_p50_ms_all_threads": p50 / 3,
             "latency_p95_ms_all_threads": p50 / 2.5,
             "latency_p99_ms_all_threads": p50 / 2,
-            "throughput_batch32": 3200 / p50,
+            "throughput_examples_per_s": 3200 / p50, "throughput_batch_size": 32,
             "speedup": teacherP50 / p50,
             "peak_rss_bytes": sizeBytes * 2 + 50_000_000,
         ]

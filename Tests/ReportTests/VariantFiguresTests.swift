@@ -21,7 +21,8 @@ final class VariantFiguresTests: XCTestCase {
         XCTAssertEqual(figures.latencyP50MsAllThreads, 2.0 / 3, accuracy: 1e-12)
         XCTAssertEqual(figures.latencyP95MsAllThreads, 0.8)
         XCTAssertEqual(figures.latencyP99MsAllThreads, 1.0)
-        XCTAssertEqual(figures.throughputBatch32, 1600)
+        XCTAssertEqual(figures.throughputExamplesPerS, 1600)
+        XCTAssertEqual(figures.throughputBatchSize, 32)
         XCTAssertEqual(figures.speedup, 20)
         XCTAssertEqual(figures.peakRssBytes, 60_600_000)
     }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Training
+import Evaluation
 
 /// The learning-rate schedule and the classification metrics, against hand-computed values.
 final class ScheduleAndMetricsTests: XCTestCase {

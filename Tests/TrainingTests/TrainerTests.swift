@@ -3,6 +3,7 @@ import XCTest
 import Kernels
 @testable import Model
 @testable import Training
+import Evaluation
 
 /// The training loop on the tiny fixture models: fine-tuning learns, distillation caches the frozen
 /// teacher's logits (and they equal recomputed ones), and an interrupted run resumed from its
@@ -25,11 +26,11 @@ final class TrainerTests: XCTestCase {
 
     /// A trainer distilling the tiny teacher into a student of its layers 1 and 2.
     func distiller(_ train: EncodedDataset, validation: EncodedDataset?, options: TrainingOptions, checkpoint: String? = nil,
-                   onBest: @escaping (SequenceClassifier, ClassificationMetrics) throws -> Void = { _, _ in }) throws -> Trainer {
+                   onBest: @escaping (SequenceClassifier, Validation) throws -> Void = { _, _ in }) throws -> Trainer {
         let teacher = try load("teacher")
         let t = Trainer(model: try teacher.student(layers: [1, 2]),
                         mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [1, 2]),
-                        train: train, validation: validation, options: options, checkpointPath: checkpoint, onBest: onBest)
+                        train: train, validator: validation.map { Evaluator.validator(on: $0) }, options: options, checkpointPath: checkpoint, onBest: onBest)
         t.progress.quiet = true
         return t
     }
@@ -61,7 +62,7 @@ final class TrainerTests: XCTestCase {
         options.linearDecay = true
         options.warmupFraction = 0.1
         var bestSeen = 0.0
-        let trainer = Trainer(model: model, mode: .fineTune, train: train, validation: validation, options: options,
+        let trainer = Trainer(model: model, mode: .fineTune, train: train, validator: Evaluator.validator(on: validation), options: options,
                               onBest: { _, metrics in bestSeen = metrics.accuracy })
         trainer.progress.quiet = true
         let summary = try trainer.run()
@@ -81,7 +82,7 @@ final class TrainerTests: XCTestCase {
         options.batchSize = 16
         options.evalEvery = 0
         let trainer = Trainer(model: student, mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: [0, 2]),
-                              train: train, validation: nil, options: options)
+                              train: train, validator: nil, options: options)
         trainer.progress.quiet = true
         _ = try trainer.run()
         let cache = try XCTUnwrap(trainer.logitCache)
@@ -115,7 +116,7 @@ final class TrainerTests: XCTestCase {
             options.hiddenWeight = hiddenWeight
             let trainer = Trainer(model: try teacher.student(layers: layers),
                                   mode: .distill(teacher: teacher, loss: DistillationLoss(), layers: layers),
-                                  train: train, validation: nil, options: options)
+                                  train: train, validator: nil, options: options)
             trainer.progress.quiet = true
             _ = try trainer.run()
             let (batch, _) = trainer.batcher.batch(Array(0..<train.sequences.count), from: train)
@@ -177,7 +178,7 @@ final class TrainerTests: XCTestCase {
         func trainer(averageLast: Double) throws -> Trainer {
             var o = options
             o.averageLast = averageLast
-            let t = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: validation,
+            let t = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validator: Evaluator.validator(on: validation),
                             options: o, checkpointPath: path)
             t.progress.quiet = true
             return t
@@ -202,7 +203,7 @@ final class TrainerTests: XCTestCase {
         options.batchSize = 16
         options.evalEvery = 2
         options.learningRate = 1e-3
-        func trainer(averageLast: Double, onBest: @escaping (SequenceClassifier, ClassificationMetrics) throws -> Void = { _, _ in })
+        func trainer(averageLast: Double, onBest: @escaping (SequenceClassifier, Validation) throws -> Void = { _, _ in })
             throws -> Trainer {
             var o = options
             o.averageLast = averageLast
@@ -233,11 +234,11 @@ final class TrainerTests: XCTestCase {
         let validationSet = validation
         averaging.bestAccuracy = 1.01
         kept = nil
-        try averaging.evaluateAverage(average, on: validationSet)
+        try averaging.evaluateAverage(average, by: Evaluator.validator(on: validationSet))
         XCTAssertNil(kept, "an average no better than the best checkpoint is not kept")
         XCTAssertNil(averaging.bestAveraged)
         averaging.bestAccuracy = -1
-        try averaging.evaluateAverage(average, on: validationSet)
+        try averaging.evaluateAverage(average, by: Evaluator.validator(on: validationSet))
         XCTAssertEqual(kept, average.mean, "the kept model holds the average")
         XCTAssertEqual(averaging.bestAveraged, 3)
         XCTAssertEqual(Array(averaging.model.parameters.buffer), samples[5], "the last weights are put back after the average")
@@ -250,7 +251,7 @@ final class TrainerTests: XCTestCase {
         options.batchSize = 8
         options.checkpointEvery = 2
         let path = scratch.appendingPathComponent("c.ckpt").path
-        let first = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: nil,
+        let first = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validator: nil,
                             options: options, checkpointPath: path)
         first.progress.quiet = true
         _ = try first.run(until: 2)
@@ -272,7 +273,7 @@ final class TrainerTests: XCTestCase {
         }
         try SafetensorsWriter.write(tensors, metadata: file.metadata, to: path)
         let written = try Data(contentsOf: URL(fileURLWithPath: path))
-        let resumed = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: nil,
+        let resumed = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validator: nil,
                               options: options, checkpointPath: path)
         XCTAssertThrowsError(try resumed.run(resume: true)) { error in
             XCTAssertTrue("\(error)".contains("adam.touched_at"), "\(error)")
@@ -285,7 +286,7 @@ final class TrainerTests: XCTestCase {
         let (train, checkpointed, path) = try checkpointAfterTwoSteps()
         var options = checkpointed
         options.seed = 7
-        let other = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validation: nil,
+        let other = Trainer(model: try load("distilbert"), mode: .fineTune, train: train, validator: nil,
                             options: options, checkpointPath: path)
         XCTAssertThrowsError(try other.run(resume: true)) { error in
             XCTAssertTrue("\(error)".contains("seed"), "\(error)")

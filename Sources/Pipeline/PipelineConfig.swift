@@ -1,3 +1,5 @@
+import Model
+
 /// Everything `edgedistill run` needs, as read from a YAML file and overridden by flags.
 /// Keys are snake_case in the file; every key is optional and has the default shown here.
 public struct PipelineConfig: Codable, Sendable, Equatable {
@@ -68,7 +70,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
 
 // Decoding with every key optional: a missing key keeps its default.
 extension PipelineConfig.FineTune {
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, epochs, batchSize = "batch_size", learningRate = "learning_rate", warmup
         case weightDecay = "weight_decay", evalEvery = "eval_every"
     }
@@ -86,7 +88,7 @@ extension PipelineConfig.FineTune {
 }
 
 extension PipelineConfig.Distill {
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
         case schedule, averageLast = "average_last"
@@ -109,7 +111,7 @@ extension PipelineConfig.Distill {
 }
 
 extension PipelineConfig {
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case teacher, train, eval, validation, heldOut = "held_out", out, textColumn = "text_column"
         case textPairColumn = "text_pair_column"
         case labelColumn = "label_column", skipBadRows = "skip_bad_rows", maxLength = "max_length", seed, threads
@@ -142,27 +144,59 @@ extension PipelineConfig {
         traceSteps = try c.decodeIfPresent(Bool.self, forKey: .traceSteps) ?? traceSteps
     }
 
-    /// Checks values a run would otherwise trip over late; the message names the key.
+    /// Checks every value against its stated range; each problem names the key.
     public func validate() throws -> [String] {
         var problems: [String] = []
-        if maxLength < 3 || maxLength > 512 { problems.append("max_length must be in 3...512, got \(maxLength)") }
-        if !(heldOut > 0 && heldOut < 1) && validation == nil { problems.append("held_out must be in (0, 1), got \(heldOut)") }
-        if !["constant", "linear"].contains(distill.schedule) {
-            problems.append("distill.schedule must be constant or linear, got '\(distill.schedule)'")
+        func need(_ ok: Bool, _ key: String, _ range: String, _ value: Any) {
+            if !ok { problems.append("\(key) must be \(range), got \(value)") }
         }
-        if !["auto", "always", "never"].contains(finetune.mode) { problems.append("finetune.mode must be auto, always or never, got '\(finetune.mode)'") }
+        need(maxLength >= 3 && maxLength <= 512, "max_length", "in 3...512", maxLength)
+        if validation == nil { need(heldOut > 0 && heldOut < 1, "held_out", "in (0, 1)", heldOut) }
+        need(["constant", "linear"].contains(distill.schedule), "distill.schedule", "constant or linear", "'\(distill.schedule)'")
+        need(["auto", "always", "never"].contains(finetune.mode), "finetune.mode", "auto, always or never", "'\(finetune.mode)'")
         for (key, value) in [("finetune.epochs", finetune.epochs), ("finetune.batch_size", finetune.batchSize),
                              ("distill.epochs", distill.epochs), ("distill.batch_size", distill.batchSize),
                              ("distill.student_layers", distill.studentLayers), ("threads", threads),
-                             ("latency_sentences", latencySentences)] where value < 1 {
-            problems.append("\(key) must be at least 1, got \(value)")
+                             ("latency_sentences", latencySentences)] {
+            need(value >= 1, key, "at least 1", value)
         }
-        if !(distill.alpha >= 0 && distill.alpha <= 1) { problems.append("distill.alpha must be in [0, 1], got \(distill.alpha)") }
-        if !(distill.temperature > 0) { problems.append("distill.temperature must be positive, got \(distill.temperature)") }
-        if !(distill.averageLast >= 0 && distill.averageLast <= 1) {
-            problems.append("distill.average_last must be in [0, 1] (a share of the steps; 0: off), got \(distill.averageLast)")
+        for (key, value) in [("finetune.eval_every", finetune.evalEvery), ("distill.eval_every", distill.evalEvery),
+                             ("checkpoint_every", checkpointEvery)] {
+            need(value >= 0, key, "at least 0 (0: off)", value)
+        }
+        if let limit = maxTrainExamples { need(limit >= 1, "max_train_examples", "at least 1", limit) }
+        for (key, value) in [("finetune.learning_rate", finetune.learningRate), ("distill.learning_rate", distill.learningRate),
+                             ("distill.temperature", distill.temperature)] {
+            need(value.isFinite && value > 0, key, "a finite number above 0", value)
+        }
+        need(finetune.warmup.isFinite && finetune.warmup >= 0 && finetune.warmup < 1, "finetune.warmup", "in [0, 1)", finetune.warmup)
+        need(finetune.weightDecay.isFinite && finetune.weightDecay >= 0, "finetune.weight_decay", "a finite number >= 0", finetune.weightDecay)
+        need(distill.hiddenWeight.isFinite && distill.hiddenWeight >= 0, "distill.hidden_weight", "a finite number >= 0", distill.hiddenWeight)
+        need(distill.alpha >= 0 && distill.alpha <= 1, "distill.alpha", "in [0, 1]", distill.alpha)
+        need(distill.averageLast >= 0 && distill.averageLast <= 1, "distill.average_last",
+             "in [0, 1] (a share of the steps; 0: off)", distill.averageLast)
+        if let layers = distill.layers {
+            need(!layers.isEmpty, "distill.layers", "at least one teacher layer", layers)
+            need(layers.allSatisfy { $0 >= 0 }, "distill.layers", "teacher layer numbers (0 and up)", layers)
+            need(zip(layers, layers.dropFirst()).allSatisfy { $0 < $1 }, "distill.layers",
+                 "strictly increasing (each teacher layer once, in order)", layers)
         }
         if eval.isEmpty { problems.append("eval needs at least one file") }
         return problems
+    }
+
+    /// The teacher layers the student takes: `distill.layers`, or `distill.student_layers` of
+    /// `teacherLayers` evenly spaced; an error names the key when the teacher has too few.
+    public func studentLayers(teacherLayers: Int) throws -> [Int] {
+        if let layers = distill.layers {
+            if let bad = layers.first(where: { $0 >= teacherLayers }) {
+                throw ModelError(file: teacher, "distill.layers (--layers) names layer \(bad), but the teacher has layers 0...\(teacherLayers - 1)")
+            }
+            return layers
+        }
+        guard distill.studentLayers <= teacherLayers else {
+            throw ModelError(file: teacher, "distill.student_layers (--student-layers) is \(distill.studentLayers), but the teacher has only \(teacherLayers) layers: a student takes each teacher layer at most once")
+        }
+        return SequenceClassifier.evenlySpacedLayers(distill.studentLayers, of: teacherLayers)
     }
 }

@@ -1,13 +1,13 @@
-/// SplitMix64: a tiny, fast, seeded random generator, so fuzz inputs are the same on every run
-/// and a failure can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
+/// SplitMix64: a tiny, fast, seeded, platform-independent random generator, so test data and
+/// fuzz inputs are the same on every run and a failure can be replayed. Shared by every test target.
+public struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -16,12 +16,12 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     /// A value in 0..<bound (bound > 0); the slight modulo bias does not matter for tests.
-    mutating func below(_ bound: Int) -> Int {
+    public mutating func below(_ bound: Int) -> Int {
         Int(next() % UInt64(bound))
     }
 
     /// `count` random bytes, eight per generator step.
-    mutating func bytes(_ count: Int) -> [UInt8] {
+    public mutating func bytes(_ count: Int) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         var index = 0
         while index < count {

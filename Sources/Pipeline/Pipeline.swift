@@ -1,7 +1,9 @@
+import Evaluation
 import Files
 import Foundation
 import Kernels
 import Model
+import Training
 
 /// The single-node job: fine-tune the teacher when it needs it, distil a student from its layers,
 /// evaluate both on every evaluation file, and write the run folder.
@@ -114,7 +116,8 @@ public final class Pipeline {
             log("teacher: fine-tuning \(config.teacher) (\(config.finetune.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate))")
             let job = TrainingJob(phase: "teacher", modelFolder: config.teacher, labelNames: train.labelNames,
                                   seed: config.seed, options: o)
-            let trainer = Trainer(model: teacher, mode: .fineTune, train: trainData, validation: validationData,
+            let trainer = Trainer(model: teacher, mode: .fineTune, train: trainData,
+                                  validator: Evaluator.validator(on: validationData, batchSize: o.evalBatchSize),
                                   options: o, checkpointPath: path("checkpoints/teacher.ckpt"), metrics: metrics,
                                   label: "teacher") { [self] model, _ in
                 try model.saveFolder(path("teacher"), vocabularyFrom: config.teacher)
@@ -139,8 +142,7 @@ public final class Pipeline {
         }
 
         // Student from the teacher's layers.
-        let layers = config.distill.layers
-            ?? SequenceClassifier.evenlySpacedLayers(config.distill.studentLayers, of: teacher.config.layerCount)
+        let layers = try config.studentLayers(teacherLayers: teacher.config.layerCount)
         let student = try teacher.student(layers: layers)
         var o = TrainingOptions()
         o.epochs = config.distill.epochs
@@ -160,7 +162,7 @@ public final class Pipeline {
                               seed: config.seed, options: o, studentLayers: layers,
                               temperature: config.distill.temperature, alpha: config.distill.alpha)
         let distiller = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
-                                train: trainData, validation: validationData, options: o,
+                                train: trainData, validator: Evaluator.validator(on: validationData, batchSize: o.evalBatchSize), options: o,
                                 checkpointPath: path("checkpoints/student.ckpt"), metrics: metrics,
                                 label: "student") { [self] model, _ in
             try model.saveFolder(path("student"), vocabularyFrom: config.teacher)
@@ -180,8 +182,6 @@ public final class Pipeline {
             let s = Evaluator.evaluate(best, on: encoded).metrics
             evaluations.append(["file": file, "examples": encoded.count, "teacher": t.jsonObject, "student": s.jsonObject,
                                 "accuracy_retention": t.accuracy > 0 ? s.accuracy / t.accuracy : 0])
-            log(String(format: "%@: teacher accuracy %.4f, student %.4f (%.1f%% retained)", file, t.accuracy, s.accuracy,
-                       100 * (t.accuracy > 0 ? s.accuracy / t.accuracy : 0)))
         }
         // Issue 5: fp16 and int8 students written beside student/, every variant measured (VariantEvaluation).
         var variantOptions = VariantEvaluation.Options()
@@ -195,7 +195,7 @@ public final class Pipeline {
             ? try VariantEvaluation.run(teacher: path("teacher"), student: path("student"), evaluationFiles: config.eval,
                                         outputFolder: out, options: variantOptions, log: log) : []
         let report: [String: Any] = [
-            "variants": variants,
+            "variants": try VariantReport.jsonObjects(variants),
             "teacher": ["path": path("teacher"), "parameters": teacher.parameterCount, "layers": teacher.config.layerCount,
                         "size_bytes": diskSize(path("teacher/model.safetensors")), "fine_tuned": needsTraining,
                         "fine_tune_seconds": teacherSeconds],
@@ -217,7 +217,6 @@ public final class Pipeline {
             ]
             try VariantReport.write(rows: variants, title: "EdgeDistill: \((config.teacher as NSString).lastPathComponent) distilled to \(layers.count) layers",
                                     notes: notes, to: out)
-            log("report: \(path("report.md")), \(path("model_comparison.svg")), \(path("model_comparison.png"))")
         }
         return report
     }

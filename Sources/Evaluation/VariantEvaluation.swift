@@ -1,23 +1,24 @@
 import Foundation
 import Kernels
 import Model
+import Report
+import Training
 
 /// Writes the quantized students of a run and measures every model variant for the edge report.
 ///
 /// Variants, in order: "teacher fp32", "student fp32", "student fp16", "student int8",
-/// "student int8 + int8 emb". Each becomes one dictionary with exactly these keys (the report
-/// renderer reads them):
-/// - `name`, `path` (model folder), `size_bytes` (its model.safetensors), `parameters`;
-/// - `evaluations`: one {`file`, `accuracy`, `macro_f1`, `retention`} per evaluation file, where
-///   `retention` is accuracy / the teacher's accuracy on the same file;
-/// - `latency_p50_ms`, `latency_p95_ms`, `latency_p99_ms`: batch 1, 1 thread, over the first
-///   `latencySentences` sentences of the first evaluation file (cycled if it has fewer), after
-///   `warmup` untimed calls; the same at `allThreads` threads as `latency_*_ms_all_threads`;
-/// - `throughput_batch32`: sentences/s in batches of `throughputBatchSize` at `allThreads` threads;
-/// - `speedup`: the teacher's 1-thread p50 / this variant's;
-/// - `peak_rss_bytes`: VmHWM of a separate `edgedistill bench latency` process serving the
-///   variant, when `servingExecutable` is set; 0 (not measured) otherwise, since this process's
-///   peak includes training.
+/// "student int8 + int8 emb". Each becomes one `VariantFigures` row (a `report.json` entry):
+/// - name, path (model folder), size of its model.safetensors, parameters;
+/// - per evaluation file: accuracy, macro-F1, and retention = accuracy / the teacher's accuracy
+///   on the same file;
+/// - latency p50/p95/p99: batch 1, 1 thread, over the first `latencySentences` sentences of the
+///   first evaluation file (cycled if it has fewer), after `warmup` untimed calls; the same at
+///   `allThreads` threads;
+/// - throughput: sentences/s in batches of `throughputBatchSize` at `allThreads` threads;
+/// - speed-up: the teacher's 1-thread p50 / this variant's;
+/// - peak RSS: VmHWM of a separate `edgedistill bench latency` process serving the variant, when
+///   `servingExecutable` is set; 0 (not measured) otherwise, since this process's peak includes
+///   training.
 public enum VariantEvaluation {
     public struct Options: Sendable {
         /// Sentences timed at batch 1 (the issue asks for at least 200; tests use a handful).
@@ -43,7 +44,7 @@ public enum VariantEvaluation {
     /// Quantizes `student` into `outputFolder`/{student-int8, student-int8-emb, student-fp16},
     /// evaluates the five variants on `evaluationFiles` and returns their rows (see the type's doc).
     public static func run(teacher: String, student: String, evaluationFiles: [String], outputFolder: String,
-                           options: Options = Options(), log: (String) -> Void = { _ in }) throws -> [[String: Any]] {
+                           options: Options = Options(), log: (String) -> Void = { _ in }) throws -> [VariantFigures] {
         guard !evaluationFiles.isEmpty else {
             throw ModelError("variant evaluation needs at least one evaluation file (for accuracy and latency sentences)")
         }
@@ -63,7 +64,7 @@ public enum VariantEvaluation {
         guard !datasets[0].texts.isEmpty else {
             throw ModelError(file: evaluationFiles[0], "no sentences: the first evaluation file also gives the sentences timed for latency")
         }
-        var rows: [[String: Any]] = []
+        var rows: [VariantFigures] = []
         var teacherAccuracy: [Double] = [], teacherP50 = 0.0
         let savedThreads = Threads.count
         defer { Threads.set(savedThreads) }
@@ -73,12 +74,12 @@ public enum VariantEvaluation {
             try model.checkVocabulary(of: tokenizer, directory: path)
             let maxLength = model.maximumLength(options.maxLength)
             Threads.set(options.allThreads)
-            var evaluations: [[String: Any]] = []
+            var evaluations: [VariantFigures.FileFigures] = []
             for (f, (file, data)) in zip(evaluationFiles, datasets).enumerated() {
                 let metrics = Evaluator.evaluate(model, on: EncodedDataset(data, tokenizer: tokenizer, maxLength: maxLength)).metrics
                 if index == 0 { teacherAccuracy.append(metrics.accuracy) }
-                evaluations.append(["file": file, "accuracy": metrics.accuracy, "macro_f1": metrics.macroF1,
-                                    "retention": teacherAccuracy[f] > 0 ? metrics.accuracy / teacherAccuracy[f] : 0])
+                evaluations.append(.init(file: file, accuracy: metrics.accuracy, macroF1: metrics.macroF1,
+                                         retention: teacherAccuracy[f] > 0 ? metrics.accuracy / teacherAccuracy[f] : 0))
             }
             let serving: Serving
             if let executable = options.servingExecutable {
@@ -95,20 +96,15 @@ public enum VariantEvaluation {
                                   throughput: throughput, peakRSS: 0)
             }
             if index == 0 { teacherP50 = serving.one[0] }
-            let row: [String: Any] = [
-                "name": name, "path": path,
-                "size_bytes": diskSize((path as NSString).appendingPathComponent("model.safetensors")),
-                "parameters": model.parameterCount, "evaluations": evaluations,
-                "latency_p50_ms": serving.one[0], "latency_p95_ms": serving.one[1], "latency_p99_ms": serving.one[2],
-                "latency_p50_ms_all_threads": serving.all[0], "latency_p95_ms_all_threads": serving.all[1],
-                "latency_p99_ms_all_threads": serving.all[2],
-                "throughput_batch32": serving.throughput,
-                "speedup": serving.one[0] > 0 ? teacherP50 / serving.one[0] : 0,
-                "peak_rss_bytes": serving.peakRSS,
-            ]
-            log(String(format: "variants: %@: accuracy %.4f, p50 %.2f ms (1 thread), %.2f ms (%d threads), %.1f MB",
-                       name, (evaluations.first?["accuracy"] as? Double) ?? 0, serving.one[0], serving.all[0],
-                       options.allThreads, Double(row["size_bytes"] as? Int ?? 0) / 1e6))
+            let row = VariantFigures(
+                name: name, path: path, sizeBytes: diskSize((path as NSString).appendingPathComponent("model.safetensors")),
+                parameters: model.parameterCount, evaluations: evaluations,
+                latencyP50Ms: serving.one[0], latencyP95Ms: serving.one[1], latencyP99Ms: serving.one[2],
+                latencyP50MsAllThreads: serving.all[0], latencyP95MsAllThreads: serving.all[1], latencyP99MsAllThreads: serving.all[2],
+                throughputExamplesPerS: serving.throughput, throughputBatchSize: options.throughputBatchSize,
+                speedup: serving.one[0] > 0 ? teacherP50 / serving.one[0] : 0, peakRssBytes: serving.peakRSS)
+            // The figures themselves are the run's summary, printed once at the end.
+            log("variants: measured \(name) (\(index + 1) of \(variants.count))")
             rows.append(row)
         }
         return rows

@@ -1,4 +1,5 @@
 import Model
+import Training
 
 /// Runs a model over a dataset without dropout and scores its predictions.
 public enum Evaluator {
@@ -31,5 +32,16 @@ public enum Evaluator {
         }
         return Result(metrics: ClassificationMetrics(predictions: predictions, labels: data.labels, classes: k),
                       logits: logits)
+    }
+}
+
+extension Evaluator {
+    /// A validator for the training loop: accuracy and macro-F1 on `data`, with the whole metrics
+    /// object (confusion matrix included) as its record.
+    public static func validator(on data: EncodedDataset, batchSize: Int = 64) -> Validator {
+        { model in
+            let metrics = evaluate(model, on: data, batchSize: batchSize).metrics
+            return Validation(accuracy: metrics.accuracy, macroF1: metrics.macroF1, record: metrics.jsonObject)
+        }
     }
 }
