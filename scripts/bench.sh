@@ -11,3 +11,5 @@ for round in 1 2; do
   $bin bench distill-step --teacher "$teacher" --student-layers 2 --data "$data/train.tsv" --batch-size 16 --steps 30 --threads "$threads" --json
   python3 scripts/peer_distill_step.py --teacher "$teacher" --data "$data/train.tsv" --batch-size 16 --steps 30 --threads "$threads"
 done
+# The tokenizer alone (one thread): every training sentence, the median of 3 passes.
+$bin bench tokenizer --model "$teacher" --data "$data/train.tsv" --rounds 3 --json

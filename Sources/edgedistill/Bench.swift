@@ -5,7 +5,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput against the machine's oneDNN GEMM peak.",
         subcommands: [BenchTrainStep.self, BenchDistillStep.self, BenchAllReduce.self, BenchScaling.self,
-                      BenchLatency.self, BenchVariants.self])
+                      BenchLatency.self, BenchVariants.self, BenchTokenizer.self])
 }
 
 import Foundation

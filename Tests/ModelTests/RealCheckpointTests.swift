@@ -5,19 +5,66 @@ import XCTest
 /// Runs the real all-MiniLM-L6-v2 teacher on 16 SST-2 dev sentences and compares the last hidden
 /// states and the logits of a stored head with transformers' (Tests/Fixtures/minilm).
 final class RealCheckpointTests: XCTestCase {
-    /// `make test` fetches the teacher and passes its folder in EDGEDISTILL_TEACHER.
-    static var teacherDirectory: String {
-        ProcessInfo.processInfo.environment["EDGEDISTILL_TEACHER"]
-            ?? Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("models/all-MiniLM-L6-v2").path
+    /// Why the real-checkpoint test cannot run: a failure, never a skip.
+    struct MissingTeacher: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The folder under models/ that `make teacher` fills, used when EDGEDISTILL_TEACHER is not set.
+    static let defaultTeacherDirectory = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("models/all-MiniLM-L6-v2").path
+
+    /// Where the teacher is, given the environment: `make test` fetches it (checked against
+    /// scripts/teacher.sha256) and passes its folder in EDGEDISTILL_TEACHER.
+    ///
+    /// - EDGEDISTILL_TEACHER set: that folder must hold the model, else `MissingTeacher` (fail).
+    /// - CI set (CI runs `make test`) without EDGEDISTILL_TEACHER: `MissingTeacher` (fail), so CI
+    ///   can never pass without having run this test.
+    /// - Neither (a developer's `swift test`): models/all-MiniLM-L6-v2 when it is there, else
+    ///   `XCTSkip` with the reason (XCTest prints it on the "Test skipped" line).
+    static func teacherDirectory(environment: [String: String], exists: (String) -> Bool) throws -> String {
+        let hint = "run `make teacher` or scripts/fetch_teacher.sh DIR"
+        if let directory = environment["EDGEDISTILL_TEACHER"], !directory.isEmpty {
+            guard exists(directory + "/model.safetensors") else {
+                throw MissingTeacher(description: "EDGEDISTILL_TEACHER=\(directory) has no model.safetensors (\(hint))")
+            }
+            return directory
+        }
+        if let ci = environment["CI"], !ci.isEmpty {
+            throw MissingTeacher(description: "CI=\(ci) but EDGEDISTILL_TEACHER is not set: CI must run the real-checkpoint test (`make test` fetches the teacher and sets it)")
+        }
+        let directory = defaultTeacherDirectory
+        guard exists(directory + "/model.safetensors") else {
+            throw XCTSkip("skipped: no teacher at \(directory) and EDGEDISTILL_TEACHER is not set (\(hint))")
+        }
+        return directory
+    }
+
+    func testTeacherLocationFailsRatherThanSkipsWhenTheTeacherIsExpected() throws {
+        let nowhere: (String) -> Bool = { _ in false }
+        let everywhere: (String) -> Bool = { _ in true }
+        XCTAssertThrowsError(try Self.teacherDirectory(environment: ["EDGEDISTILL_TEACHER": "/no/such/teacher"], exists: nowhere)) {
+            XCTAssertTrue($0 is MissingTeacher, "a missing EDGEDISTILL_TEACHER folder must fail, got \($0)")
+            XCTAssertTrue("\($0)".contains("/no/such/teacher"), "\($0)")
+        }
+        XCTAssertThrowsError(try Self.teacherDirectory(environment: ["CI": "true"], exists: everywhere)) {
+            XCTAssertTrue($0 is MissingTeacher, "CI without EDGEDISTILL_TEACHER must fail, got \($0)")
+            XCTAssertTrue("\($0)".contains("EDGEDISTILL_TEACHER is not set"), "\($0)")
+        }
+        XCTAssertThrowsError(try Self.teacherDirectory(environment: ["CI": "true", "EDGEDISTILL_TEACHER": "/t"], exists: nowhere)) {
+            XCTAssertTrue($0 is MissingTeacher, "\($0)")
+        }
+        XCTAssertEqual(try Self.teacherDirectory(environment: ["CI": "true", "EDGEDISTILL_TEACHER": "/t"], exists: everywhere), "/t")
+        // Only a developer's run without the teacher may skip, and it says why.
+        XCTAssertThrowsError(try Self.teacherDirectory(environment: [:], exists: nowhere)) {
+            XCTAssertTrue($0 is XCTSkip, "\($0)")
+        }
+        XCTAssertEqual(try Self.teacherDirectory(environment: [:], exists: everywhere), Self.defaultTeacherDirectory)
     }
 
     func testMiniLMMatchesTransformers() throws {
-        let directory = Self.teacherDirectory
-        guard FileManager.default.fileExists(atPath: directory + "/model.safetensors") else {
-            let reason = "skipped: no teacher at \(directory) (run `make teacher` or scripts/fetch_teacher.sh)"
-            print(reason)
-            throw XCTSkip(reason)
+        let directory = try Self.teacherDirectory(environment: ProcessInfo.processInfo.environment) {
+            FileManager.default.fileExists(atPath: $0)
         }
         let reference = try SafetensorsFile(path: try Fixtures.path("minilm/reference.safetensors",
             rebuild: "python3 scripts/make_model_fixtures.py --minilm models/all-MiniLM-L6-v2"))

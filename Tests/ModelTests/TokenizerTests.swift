@@ -215,29 +215,6 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
-    // MARK: - Speed (by hand)
-
-    /// Times tokenizing all of SST-2's training sentences when EDGEDISTILL_TOKENIZER_BENCH=1.
-    ///
-    /// Run in a release build: `swift test -c release -Xswiftc -enable-testing --filter TokenizerTests/testBenchmark`.
-    func testBenchmarkSST2() throws {
-        guard ProcessInfo.processInfo.environment["EDGEDISTILL_TOKENIZER_BENCH"] == "1" else {
-            throw XCTSkip("set EDGEDISTILL_TOKENIZER_BENCH=1 to time tokenizing SST-2")
-        }
-        let path = ProcessInfo.processInfo.environment["EDGEDISTILL_SST2"] ?? "/work/shared/data/sst2/train.tsv"
-        let tokenizer = try fixtureTokenizer()
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let sentences = text.split(separator: "\n").dropFirst().map { line in
-            String(line.split(separator: "\t", omittingEmptySubsequences: false).first ?? "")
-        }
-        for round in 1 ... 3 {
-            var total = 0
-            let start = Date()
-            for sentence in sentences {
-                total += tokenizer.encode(sentence, maxLength: 128).count
-            }
-            let seconds = Date().timeIntervalSince(start)
-            print(String(format: "tokenizer bench round %d: %d sentences, %d ids, %.3f s", round, sentences.count, total, seconds))
-        }
-    }
+    // Speed is measured by `edgedistill bench tokenizer --model DIR --data FILE` (a release build),
+    // not here: see CommandCoverageTests.testBenchTokenizer.
 }
