@@ -84,7 +84,13 @@ extension SequenceClassifier {
             guard info.shape == entry.shape else {
                 throw ModelError(file: file.path, "tensor '\(key)' has shape \(info.shape), expected \(entry.shape) from config.json")
             }
-            try file.floats(key, into: UnsafeMutableBufferPointer(start: model.parameters[entry], count: entry.count))
+            let values = UnsafeMutableBufferPointer(start: model.parameters[entry], count: entry.count)
+            try file.floats(key, into: values)
+            // A broken model (a diverged run, a corrupt export) is refused here, by tensor, rather
+            // than serving NaN logits or training from them.
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw ModelError(file: file.path, "tensor '\(key)' holds a non-finite value (\(values[bad]) at element \(bad)): the model is broken; retrain or re-export it")
+            }
         }
         if family == .bert, let key = stripped["embeddings.token_type_embeddings.weight"] {
             try foldTokenType(key: key, file: file, into: model)
