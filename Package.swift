@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Model", "Kernels", "Collective"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "Model", "Report"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Training", "Model", "Kernels", "Report"]),
         .testTarget(name: "CollectiveTests", dependencies: ["Collective", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Training", "Model", "Collective"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),

@@ -54,7 +54,7 @@ final class ClusterFaultTests: CLITestCase {
         let out = scratch.appendingPathComponent("faulty").path
         let port = try freePort()
         let coordinatorLog = scratch.appendingPathComponent("coordinator.log").path
-        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "3"]
+        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "3", "--trace-steps"]
                                     + (try runOptions(out: out)) + Self.fastFailure, log: coordinatorLog)
         for w in 0..<3 {
             let fault = w == 1 ? ["EDGEDISTILL_WORKER_FAULT": "student:27:kill"] : [:]
@@ -70,6 +70,15 @@ final class ClusterFaultTests: CLITestCase {
         // Fine-tuning's epoch and both distillation epochs: every example exactly once.
         XCTAssertEqual(log.components(separatedBy: "was processed exactly once").count - 1, 3, log)
         XCTAssertFalse(log.contains("never processed"), log)
+        // The redone step is logged once: one `step` record per step of each phase, in order.
+        let records = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        for phase in ["teacher", "student"] {
+            let steps = records.filter { $0["kind"] as? String == "step" && $0["phase"] as? String == phase }.compactMap { $0["step"] as? Int }
+            XCTAssertEqual(steps, Array(1...max(steps.count, 1)), "\(phase) step records: each step once, in order")
+            if phase == "student" { XCTAssertEqual(steps.count, 40) }
+        }
+        XCTAssertEqual(records.filter { $0["kind"] as? String == "coverage" }.count, 3, "coverage of every epoch is recorded")
         // The redone step is the update one worker would have made: the same model as the fault-free run.
         let difference = try studentWeightDifference(out, from: reference)
         print("killed worker: student weights \(difference) from the fault-free run's")

@@ -1,5 +1,5 @@
 import XCTest
-import Kernels
+@testable import Kernels
 
 /// The dynamic int8 linear layer: the int8 GEMM exactly against integer arithmetic (including the
 /// extreme codes that would saturate 8-bit activations on AVX2), the quantized layer against its
@@ -116,5 +116,43 @@ final class QuantizedLinearTests: XCTestCase {
                 XCTAssertEqual(out[t * c + j], exact, accuracy: scales[Int(ids[t])] / 2 * 1.001)
             }
         }
+    }
+
+    /// An ordering that must hold on every host: at the student's batch-1 shapes (16 tokens; the
+    /// q|k|v, output and FFN products of hidden 384, FFN 1536) the int8 products are no slower than
+    /// the fp32 ones through oneDNN's prepared matmul, in the same run on one thread. Rounds
+    /// alternate and each side keeps its best, so load on the shared machine cannot favour one.
+    func testInt8ProductsAreNoSlowerThanFP32AtStudentShapes() throws {
+        let saved = Threads.count
+        Threads.set(1)
+        defer { Threads.set(saved) }
+        let rows = 16
+        var int8Total = 0.0, fp32Total = 0.0
+        for (inputs, outputs) in [(384, 1152), (384, 384), (384, 1536), (1536, 384)] {
+            let weights = randomFloats(outputs * inputs, seed: UInt64(inputs * outputs), in: -0.05...0.05)
+            let frozen = try XCTUnwrap(weights.withUnsafeBufferPointer { FrozenWeights(weight: $0.baseAddress!, n: outputs, k: inputs) })
+            var quantized = [Int8](repeating: 0, count: outputs * inputs)
+            var scales = [Float](repeating: 0, count: outputs), sums = [Int32](repeating: 0, count: outputs)
+            quantizeWeightsPerChannel(&quantized, scales: &scales, columnSums: &sums, weights, outputs: outputs, inputs: inputs)
+            let packed = quantized.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, outputs: outputs, inputs: inputs) }
+            let a = randomFloats(rows * inputs, seed: 3)
+            let a8 = (0..<(rows * packed.paddedInputs)).map { UInt8($0 % 128) }
+            var c = [Float](repeating: 0, count: rows * outputs), c32 = [Int32](repeating: 0, count: rows * outputs)
+            func time(_ body: () throws -> Void) rethrows -> Double {
+                for _ in 0..<3 { try body() }
+                let start = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<30 { try body() }
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 30e9
+            }
+            var best = (int8: Double.infinity, fp32: Double.infinity)
+            for _ in 0..<5 {
+                best.fp32 = min(best.fp32, try time { try frozen.multiplyAdd(a, rows: rows, into: &c) })
+                best.int8 = min(best.int8, time { packed.multiply(&c32, ldc: outputs, a8, rows: rows) })
+            }
+            int8Total += best.int8
+            fp32Total += best.fp32
+        }
+        print(String(format: "student products at 16 tokens, 1 thread: int8 %.1f us, fp32 %.1f us", int8Total * 1e6, fp32Total * 1e6))
+        XCTAssertLessThanOrEqual(int8Total, fp32Total, "the int8 products are slower than fp32's at the student's shapes")
     }
 }
