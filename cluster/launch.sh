@@ -10,7 +10,8 @@
 #   --port N             coordinator port (default 29400)
 #   --bind-address ADDR  address the coordinator binds (default: the first host, without user@)
 #   --threads N          passed to every worker as --threads N
-#   --insecure           no CURVE encryption (trusted network only); passed to the coordinator
+#   --insecure           no CURVE encryption (trusted network only); passed to the coordinator,
+#                        with a join token for the run (EDGEDISTILL_JOIN_TOKEN, or a random one)
 #   --keys DIR           CURVE keys, same path on every host: DIR/coordinator.key, DIR/coordinator.pub,
 #                        DIR/authorized/ (worker .pub files), DIR/worker.key (edgedistill keygen --out ...)
 #   --ssh "CMD"          how to reach a host (default: ssh -o BatchMode=yes)
@@ -43,6 +44,7 @@ done
 [[ "$port" =~ ^[0-9]+$ ]] && (( port >= 1 && port <= 65535 )) || die "--port '$port' must be 1..65535"
 [[ -z "$threads" || "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads '$threads' must be a positive integer"
 (( insecure == 0 || ${#keys} == 0 )) || die "choose either --insecure or --keys DIR, not both"
+(( insecure == 1 || ${#keys} > 0 )) || die "choose --keys DIR (CURVE encryption) or --insecure (a trusted network only, with a join token)"
 
 # --- the hosts file --------------------------------------------------------------------------
 hosts=() slots=()
@@ -89,7 +91,10 @@ coordinator=("$binary" coordinator --bind "tcp://$bind_address:$port" --workers 
 worker=("$binary" worker --connect "tcp://$bind_address:$port")
 [[ -n "$threads" ]] && worker+=(--threads "$threads")
 if (( insecure )); then
-    coordinator+=(--insecure)
+    # No encryption, but a join token for this run: a stranger on the port is sent nothing.
+    token="${EDGEDISTILL_JOIN_TOKEN:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}"
+    coordinator+=(--insecure --token "$token")
+    worker+=(--token "$token")
 elif [[ -n "$keys" ]]; then
     coordinator+=(--secret-key "$keys/coordinator.key" --authorized-keys "$keys/authorized")
     worker+=(--secret-key "$keys/worker.key" --coordinator-key "$keys/coordinator.pub")

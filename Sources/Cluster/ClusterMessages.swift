@@ -18,6 +18,9 @@ enum ClusterMessages {
         var threads: Int
         /// The worker's CURVE public key when it uses CURVE (its ring listener is a CURVE server).
         var publicKey: String?
+        /// The run's join token (`CoordinatorOptions.joinToken`), without which a coordinator that
+        /// does not use CURVE admits nobody.
+        var token: String?
     }
 
     /// coordinator -> worker.

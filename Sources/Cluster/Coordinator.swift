@@ -13,8 +13,14 @@ public struct CoordinatorOptions: Sendable {
     public var heartbeatTimeout = 5.0
     /// Seconds between a worker's heartbeats (sent to workers when they are admitted).
     public var heartbeatInterval = 1.0
-    /// How long to wait for the expected workers (and for each set-up) before giving up.
+    /// How long to wait for the expected workers to connect before giving up.
     public var startupTimeout = 600.0
+    /// How long one joiner may take to set up (receive the phase, load it, bind its ring
+    /// listener); one that takes longer is dropped alone and training goes on without it.
+    public var setupTimeout = 120.0
+    /// The secret a worker must present in its hello. Without CURVE one is required: nil makes
+    /// the coordinator draw one and print it. With CURVE, keys admit workers and a token is optional.
+    public var joinToken: String?
     /// How long a worker waits on a ring neighbour before its step fails.
     public var ringTimeout = 15.0
     /// Compare the workers' parameter checksums every this many steps (0: never).
@@ -106,6 +112,12 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
         if options.security == nil, !options.insecure, !LocalAddress.isLoopbackOnly(options.bind) {
             throw ClusterError("refusing to listen on \(options.bind) without encryption: give --secret-key and --authorized-keys (see `edgedistill keygen`), or --insecure on a network you trust")
         }
+        var options = options
+        if options.security == nil, options.joinToken == nil {
+            options.joinToken = Self.newJoinToken()
+            log("coordinator: join token \(options.joinToken ?? ""): give it to workers with --token or EDGEDISTILL_JOIN_TOKEN")
+        }
+        if let token = options.joinToken, token.isEmpty { throw ClusterError("the join token must not be empty") }
         self.options = options
         self.log = log
         context = try ZMQContext()
@@ -202,6 +214,15 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
         if let old = members[hello.worker] {
             // It introduced itself again: it lost its state (e.g. it restarted its job).
             drop(old, reason: "it reconnected without its state")
+        }
+        if let expected = options.joinToken, !Self.sameToken(hello.token, expected) {
+            let reason = hello.token == nil
+                ? "this coordinator admits only workers with its join token: pass --token (or EDGEDISTILL_JOIN_TOKEN) as the coordinator printed it"
+                : "wrong join token: pass the token this run's coordinator printed"
+            log("coordinator: refused \(hello.worker) from \(hello.host): \(hello.token == nil ? "no join token" : "wrong join token")")
+            let refuse = try WireMessage(.refuse, ClusterMessages.Refuse(reason: reason)).encode()
+            try? socket.sendMultipart([routing, refuse])
+            return
         }
         joined += 1
         if let security = options.security {
@@ -334,11 +355,17 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
         try awaitEndpoints(targets, generation: generation + 1)
     }
 
-    /// Waits until every live one of `targets` reported its listener for `generation`.
+    /// Waits until every live one of `targets` reported its listener for `generation`; one that
+    /// has not within `setupTimeout` is dropped alone (a stalled joiner never stops the run).
     func awaitEndpoints(_ targets: [Member], generation wanted: Int) throws {
-        let deadline = Date().addingTimeInterval(options.startupTimeout)
+        let deadline = Date().addingTimeInterval(options.setupTimeout)
         while targets.contains(where: { members[$0.id] === $0 && $0.endpointGeneration != wanted }) {
-            guard Date() < deadline else { throw ClusterError("workers did not set up within \(Int(options.startupTimeout)) s") }
+            if Date() >= deadline {
+                for member in targets where members[member.id] === member && member.endpointGeneration != wanted {
+                    drop(member, reason: "it did not finish setting up within \(Int(options.setupTimeout)) s")
+                }
+                return
+            }
             reapSilent()
             guard let incoming = try next(timeout: 0.2) else { continue }
             switch incoming.message.type {
@@ -462,4 +489,27 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             if members[source.id] === source { drop(source, reason: "it did not send its state") }
         }
     }
+}
+
+extension Coordinator {
+    /// 128 random bits as hex: a join token for one run.
+    public static func newJoinToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+    }
+
+    /// Compares in time independent of where the tokens differ.
+    static func sameToken(_ given: String?, _ expected: String) -> Bool {
+        guard let given else { return false }
+        let a = Array(given.utf8), b = Array(expected.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return difference == 0
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -6,6 +6,11 @@ public struct LaunchEnvironment: Equatable, Sendable {
     public var worldSize: Int
     public var masterAddress: String
     public var masterPort: Int
+    /// CPUs the launcher gave this task (`SLURM_CPUS_PER_TASK`): a worker uses no more threads.
+    public var cpusPerTask: Int?
+
+    /// The threads a worker of this task runs: `requested`, but never more than the task's CPUs.
+    public func workerThreads(requested: Int) -> Int { min(requested, cpusPerTask ?? requested) }
 
     /// Rank 0 coordinates; every rank, rank 0 included, runs one worker.
     public var isCoordinator: Bool { rank == 0 }
@@ -34,6 +39,8 @@ public struct LaunchEnvironment: Equatable, Sendable {
         }
         let port = try integer("MASTER_PORT") ?? 29500
         guard (1...65535).contains(port) else { throw ClusterError("MASTER_PORT=\(port) is not a TCP port") }
-        return LaunchEnvironment(rank: rank, worldSize: world, masterAddress: address, masterPort: port)
+        let cpus = try integer("SLURM_CPUS_PER_TASK")
+        if let cpus, cpus < 1 { throw ClusterError("SLURM_CPUS_PER_TASK=\(cpus) must be at least 1") }
+        return LaunchEnvironment(rank: rank, worldSize: world, masterAddress: address, masterPort: port, cpusPerTask: cpus)
     }
 }

@@ -19,6 +19,8 @@ public struct WorkerOptions: Sendable {
     public var giveUpAfter = 300.0
     /// Seconds between heartbeats.
     public var heartbeatInterval = 1.0
+    /// The run's join token (printed by the coordinator; required when it does not use CURVE).
+    public var token: String?
 
     public init(coordinator: String) { self.coordinator = coordinator }
 }
@@ -94,7 +96,7 @@ public final class Worker {
             }
             if session == nil, Date().timeIntervalSince(lastHello) > 2 {
                 let hello = ClusterMessages.Hello(worker: id, host: address, pid: getpid(), threads: options.threads,
-                                                  publicKey: options.security?.keys.publicKey)
+                                                  publicKey: options.security?.keys.publicKey, token: options.token)
                 try send(try WireMessage(.hello, hello))
                 lastHello = Date()
             }

@@ -66,8 +66,9 @@ struct BenchScaling: ParsableCommand {
                 let endpoint = try LoopbackPort.freeEndpoint()
                 var options = CoordinatorOptions(bind: endpoint, workers: count)
                 options.startupTimeout = 120
+                options.joinToken = Coordinator.newJoinToken()
                 let coordinator = try Coordinator(options: options, log: { _ in })
-                let children = try startLocalWorkers(count, endpoint: endpoint, threads: threadsPerWorker)
+                let children = try startLocalWorkers(count, endpoint: endpoint, threads: threadsPerWorker, token: options.joinToken)
                 let summary = try trainer().run(on: try coordinator.scheduler(for: job, data: encoded))
                 coordinator.shutdown(reason: "benchmark done")
                 for child in children { child.waitUntilExit() }

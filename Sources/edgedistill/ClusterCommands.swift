@@ -4,8 +4,10 @@ import Foundation
 import Pipeline
 import Training
 
-/// CURVE options shared by `coordinator`, `worker` and `run`.
+/// CURVE and join-token options shared by `coordinator`, `worker` and `run`.
 struct SecurityOptions: ParsableArguments {
+    @Option(help: "The run's join token: a coordinator admits only workers that present it (default: EDGEDISTILL_JOIN_TOKEN; a coordinator without CURVE draws and prints one).")
+    var token: String?
     @Option(name: .customLong("secret-key"), help: "This process's key file from `edgedistill keygen` (NAME.key).")
     var secretKey: String?
     @Option(name: .customLong("authorized-keys"), help: "Coordinator: a folder of worker .pub files, or a file of public keys.")
@@ -14,6 +16,11 @@ struct SecurityOptions: ParsableArguments {
     var coordinatorKey: String?
     @Flag(help: "Allow a coordinator to listen on a non-loopback address without CURVE encryption.")
     var insecure = false
+
+    /// The token given with --token, or else in EDGEDISTILL_JOIN_TOKEN.
+    var joinToken: String? {
+        token ?? ProcessInfo.processInfo.environment["EDGEDISTILL_JOIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     func server() throws -> ServerSecurity? {
         guard let secretKey else {
@@ -44,6 +51,8 @@ struct MembershipOptions: ParsableArguments {
     var checksumEvery = 50
     @Option(name: .customLong("startup-timeout"), help: "Seconds to wait for the workers to connect.")
     var startupTimeout = 600.0
+    @Option(name: .customLong("setup-timeout"), help: "Seconds one joining worker may take to set up before it is dropped (training goes on).")
+    var setupTimeout = 120.0
     @Flag(name: .customLong("fail-on-worker-loss"), help: "Stop the run when a worker is lost instead of going on without it.")
     var failOnWorkerLoss = false
 
@@ -52,6 +61,7 @@ struct MembershipOptions: ParsableArguments {
         options.ringTimeout = ringTimeout
         options.checksumEvery = checksumEvery
         options.startupTimeout = startupTimeout
+        options.setupTimeout = setupTimeout
         options.failOnWorkerLoss = failOnWorkerLoss
     }
 }
@@ -74,6 +84,7 @@ struct CoordinatorCommand: ParsableCommand {
         try reportingErrors {
             var options = CoordinatorOptions(bind: bind, workers: workers)
             options.security = try security.server()
+            options.joinToken = security.joinToken
             options.insecure = security.insecure
             membership.apply(to: &options)
             try runCoordinated(pipeline: pipeline, options: options, localWorkers: [])
@@ -123,6 +134,7 @@ struct WorkerCommand: ParsableCommand {
             options.advertise = advertise
             options.giveUpAfter = giveUpAfter
             options.security = try security.client()
+            options.token = security.joinToken
             try Worker(options: options, log: logLine).run()
         }
     }
@@ -145,11 +157,15 @@ struct Keygen: ParsableCommand {
 }
 
 /// Starts `count` workers of this binary connecting to `endpoint`.
-func startLocalWorkers(_ count: Int, endpoint: String, threads: Int, extra: [String] = []) throws -> [Process] {
+func startLocalWorkers(_ count: Int, endpoint: String, threads: Int, token: String?, extra: [String] = []) throws -> [Process] {
     try (0..<count).map { _ in
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         child.arguments = ["worker", "--connect", endpoint, "--threads", String(threads)] + extra
+        // The token travels in the environment, not on the command line other users can read.
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDGEDISTILL_JOIN_TOKEN"] = token
+        child.environment = environment
         try child.run()
         return child
     }

@@ -137,7 +137,8 @@ struct Run: ParsableCommand {
                 membership.apply(to: &coordinator)
                 let endpoint = try LoopbackPort.freeEndpoint()
                 coordinator.bind = endpoint
-                let children = try startLocalWorkers(workers, endpoint: endpoint, threads: threads)
+                coordinator.joinToken = security.joinToken ?? Coordinator.newJoinToken()
+                let children = try startLocalWorkers(workers, endpoint: endpoint, threads: threads, token: coordinator.joinToken)
                 try runCoordinated(pipeline: options, options: coordinator, localWorkers: children)
             } else {
                 try options.execute([.fineTune, .distill, .evaluate])
@@ -147,23 +148,29 @@ struct Run: ParsableCommand {
 
     /// Rank 0: coordinator plus one local worker; other ranks: a worker.
     func runLaunched(_ launch: LaunchEnvironment) throws {
-        let threads = (try? options.resolve().threads) ?? 1
+        let threads = launch.workerThreads(requested: (try? options.resolve().threads) ?? 1)
         var extra: [String] = []
         if let key = security.secretKey { extra += ["--secret-key", key] }
         if let key = security.coordinatorKey { extra += ["--coordinator-key", key] }
+        if security.secretKey == nil, security.joinToken == nil {
+            throw ValidationError("under a launcher every rank needs the same join token (or CURVE keys): set EDGEDISTILL_JOIN_TOKEN for the job, as cluster/launch.sh and cluster/edgedistill.sbatch do")
+        }
         guard launch.isCoordinator else {
             var worker = WorkerOptions(coordinator: launch.coordinatorEndpoint)
             worker.threads = threads
             worker.security = try security.client()
+            worker.token = security.joinToken
             try Worker(options: worker, log: logLine).run()
             return
         }
         var coordinator = CoordinatorOptions(bind: launch.bindEndpoint, workers: launch.worldSize)
         coordinator.security = try security.server()
+        coordinator.joinToken = security.joinToken
         coordinator.insecure = security.insecure
         membership.apply(to: &coordinator)
         logLine("rank 0 of \(launch.worldSize): coordinating on port \(launch.masterPort)")
-        let local = try startLocalWorkers(1, endpoint: launch.coordinatorEndpoint, threads: threads, extra: extra)
+        let local = try startLocalWorkers(1, endpoint: launch.coordinatorEndpoint, threads: threads, token: security.joinToken,
+                                          extra: extra)
         try runCoordinated(pipeline: options, options: coordinator, localWorkers: local)
     }
 }

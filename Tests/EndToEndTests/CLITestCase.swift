@@ -141,4 +141,35 @@ class CLITestCase: XCTestCase {
         }
         return (diff / max(norm, 1e-30)).squareRoot()
     }
+
+    // MARK: - Processes that run alongside the test (coordinators, workers)
+
+    /// The join token every coordinator and worker a test starts shares (EDGEDISTILL_JOIN_TOKEN).
+    static let joinToken = "edgedistill-test-token"
+
+    /// Starts the binary with stdout and stderr going to `log` (a file, so nothing blocks on a
+    /// pipe), with the tests' join token in its environment; killed at the end of the test.
+    func start(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment
+            .merging(["EDGEDISTILL_JOIN_TOKEN": Self.joinToken]) { $1 }.merging(environment) { $1 }
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        addTeardownBlock { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        return process
+    }
+
+    /// Waits up to `seconds` for `process` to exit; true when it did.
+    func wait(_ process: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return !process.isRunning
+    }
+
+    func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 }

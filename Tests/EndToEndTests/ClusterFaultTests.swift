@@ -7,37 +7,9 @@ import Model
 /// SIGKILL mid-epoch, a worker joining late, a coordinator restarted with --resume, corrupted
 /// replicas, and CURVE keys.
 final class ClusterFaultTests: CLITestCase {
-    var processes: [Process] = []
-
-    override func tearDownWithError() throws {
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        try super.tearDownWithError()
-    }
 
     func freePort() throws -> Int { try LoopbackPort.free() }
 
-    /// Starts the binary with stdout and stderr going to `log` (a file, so nothing blocks on a pipe).
-    func start(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        processes.append(process)
-        return process
-    }
-
-    func wait(_ process: Process, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        return !process.isRunning
-    }
-
-    func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
     /// A tiny run: 2 distillation epochs of 20 steps, a checkpoint every 5 steps.
     func runOptions(out: String) throws -> [String] {

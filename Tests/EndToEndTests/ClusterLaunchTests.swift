@@ -8,7 +8,8 @@ final class ClusterLaunchTests: CLITestCase {
         try hosts.write(to: file, atomically: true, encoding: .utf8)
         return try runToEnd(URL(fileURLWithPath: "/bin/bash"),
                             [Self.packageRoot.appendingPathComponent("cluster/launch.sh").path, "--hosts", file.path] + arguments,
-                            environment: ["EDGEDISTILL_BIN": "/opt/edgedistill/bin/edgedistill"], directory: scratch)
+                            environment: ["EDGEDISTILL_BIN": "/opt/edgedistill/bin/edgedistill", "EDGEDISTILL_JOIN_TOKEN": "t0k"],
+                            directory: scratch)
     }
 
     func testDryRunStartsTheCoordinatorOnTheFirstHostAndSlotsWorkersPerHost() throws {
@@ -25,10 +26,10 @@ final class ClusterLaunchTests: CLITestCase {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let cwd = scratch.path
         let bin = "/opt/edgedistill/bin/edgedistill"
-        let worker = "\(bin) worker --connect tcp://node01:29555 --threads 4'"
+        let worker = "\(bin) worker --connect tcp://node01:29555 --threads 4 --token t0k'"
         XCTAssertEqual(lines, [
             "ssh -o BatchMode=yes node01 'cd \(cwd) && exec \(bin) coordinator --bind tcp://node01:29555 --workers 4 "
-                + "--insecure --config configs/sst2.yaml --profile quick --out runs/a\\ b'",
+                + "--insecure --token t0k --config configs/sst2.yaml --profile quick --out runs/a\\ b'",
             "ssh -o BatchMode=yes node01 'cd \(cwd) && exec \(worker)",
             "ssh -o BatchMode=yes node01 'cd \(cwd) && exec \(worker)",
             "ssh -o BatchMode=yes alice@10.0.0.2 'cd \(cwd) && exec \(worker)",
@@ -80,8 +81,8 @@ final class ClusterLaunchTests: CLITestCase {
             let stdout = result.stdout, stderr = result.stderr
             XCTAssertEqual(result.status, status, stderr)
             if status == 0 {
-                XCTAssertTrue(stdout.contains("[coordinator@localhost] coordinator --bind tcp://localhost:29400 --workers 2 --insecure --seed 3"), stdout)
-                XCTAssertTrue(stdout.contains("[worker@localhost#1] worker --connect tcp://localhost:29400"), stdout)
+                XCTAssertTrue(stdout.contains("[coordinator@localhost] coordinator --bind tcp://localhost:29400 --workers 2 --insecure --token "), stdout)
+                XCTAssertTrue(stdout.contains("[worker@localhost#1] worker --connect tcp://localhost:29400 --token "), stdout)
             } else {
                 XCTAssertTrue(stderr.contains("exited with status 1; stopping the others"), stderr)
             }

@@ -7,12 +7,6 @@ import Model
 /// `bench tokenizer`, `bench scaling`, `bench distill-step`, `inspect --logits` (against
 /// `predict`), `--profile quick`, `--fail-on-worker-loss` and `--startup-timeout`.
 final class CommandCoverageTests: CLITestCase {
-    var processes: [Process] = []
-
-    override func tearDownWithError() throws {
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        try super.tearDownWithError()
-    }
 
     // MARK: - Helpers
 
@@ -33,28 +27,6 @@ final class CommandCoverageTests: CLITestCase {
         return arguments[index + 1]
     }
 
-    /// Starts the binary with stdout and stderr going to `log` (a file, so nothing blocks on a pipe).
-    func start(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        processes.append(process)
-        return process
-    }
-
-    func wait(_ process: Process, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        return !process.isRunning
-    }
-
-    func text(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
     // MARK: - bench tokenizer
 

@@ -24,10 +24,10 @@ final class MultiHostTests: CLITestCase {
         let coordinator = try cluster.start(host: 0, executable: try binary().path,
                                             arguments: ["coordinator", "--bind", endpoint, "--workers", "2", "--insecure",
                                                         "--heartbeat-timeout", "2", "--ring-timeout", "4"] + (try tinyRunOptions(out: out, seed: 3)),
-                                            environment: [:])
+                                            environment: ["EDGEDISTILL_JOIN_TOKEN": Self.joinToken])
         for host in 1...2 {
             _ = try cluster.start(host: host, executable: try binary().path, arguments: ["worker", "--connect", endpoint],
-                                  environment: workerEnvironment[host] ?? [:])
+                                  environment: (workerEnvironment[host] ?? [:]).merging(["EDGEDISTILL_JOIN_TOKEN": Self.joinToken]) { $1 })
         }
         let deadline = Date().addingTimeInterval(180)
         while coordinator.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }

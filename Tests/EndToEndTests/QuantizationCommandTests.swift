@@ -69,14 +69,16 @@ final class QuantizationCommandTests: CLITestCase {
         XCTAssertEqual(result.status, 1, "bad lines make the exit status 1")
         XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
         let lines = try jsonLines(result.stdout)
-        XCTAssertEqual(lines.count, 7, result.stdout)
+        // One output line per input line, a blank one included, so outputs line up with inputs.
+        XCTAssertEqual(lines.count, 8, result.stdout)
         XCTAssertNotNil(lines[0]["label"]); XCTAssertNotNil(lines[1]["label"])
-        XCTAssertEqual(lines[2]["error"] as? String, "empty text"); XCTAssertEqual(lines[2]["line"] as? Int, 4)
-        XCTAssertEqual(lines[3]["error"] as? String, "line is not valid UTF-8"); XCTAssertEqual(lines[3]["line"] as? Int, 5)
-        XCTAssertTrue((lines[4]["error"] as? String)?.contains("not valid JSON") == true)
-        XCTAssertTrue((lines[5]["error"] as? String)?.contains("expected {\"text\"") == true)
-        XCTAssertEqual(lines[6]["truncated"] as? Bool, true)
-        XCTAssertEqual(lines[6]["tokens"] as? Int, 16)
+        XCTAssertTrue((lines[2]["error"] as? String)?.hasPrefix("blank line") == true); XCTAssertEqual(lines[2]["line"] as? Int, 3)
+        XCTAssertEqual(lines[3]["error"] as? String, "empty text"); XCTAssertEqual(lines[3]["line"] as? Int, 4)
+        XCTAssertEqual(lines[4]["error"] as? String, "line is not valid UTF-8"); XCTAssertEqual(lines[4]["line"] as? Int, 5)
+        XCTAssertTrue((lines[5]["error"] as? String)?.contains("not valid JSON") == true)
+        XCTAssertTrue((lines[6]["error"] as? String)?.contains("expected {\"text\"") == true)
+        XCTAssertEqual(lines[7]["truncated"] as? Bool, true)
+        XCTAssertEqual(lines[7]["tokens"] as? Int, 16)
         XCTAssertTrue(result.stderr.contains("longer than 16 tokens"), result.stderr)
     }
 
