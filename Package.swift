@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Training", "Model", "Collective"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Model", "Collective", "edgedistill"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Model", "Collective", "Cluster", "edgedistill"]),
     ],
     swiftLanguageModes: [.v5]
 )

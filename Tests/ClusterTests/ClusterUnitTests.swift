@@ -150,8 +150,22 @@ final class CoordinatorAdmissionTests: XCTestCase {
         XCTAssertTrue(lines.text.contains("malformed message from stranger"), lines.text)
         XCTAssertTrue(coordinator.members.isEmpty)
 
-        // A well-formed hello of this version is admitted and welcomed.
-        try peer.send(try WireMessage(.hello, ClusterMessages.Hello(worker: "stranger", host: "127.0.0.1", pid: 1, threads: 1)).encode())
+        // A well-formed hello without the join token, or with another, is refused with the reason
+        // and admits nobody: a stranger on the port is sent nothing of the job.
+        for (token, reason) in [(nil, "admits only workers with its join token"), ("guess", "wrong join token")] as [(String?, String)] {
+            try peer.send(try WireMessage(.hello, ClusterMessages.Hello(worker: "stranger", host: "127.0.0.1", pid: 1, threads: 1,
+                                                                         token: token)).encode())
+            XCTAssertNil(try coordinator.next(timeout: 0.5))
+            XCTAssertTrue(coordinator.members.isEmpty)
+            let refusal = try WireMessage.decode(try XCTUnwrap(try peer.receive()))
+            XCTAssertEqual(refusal.type, .refuse)
+            XCTAssertTrue(String(decoding: refusal.payload, as: UTF8.self).contains(reason), String(decoding: refusal.payload, as: UTF8.self))
+        }
+        // With the run's token (drawn by the coordinator and printed), it is admitted and welcomed.
+        let token = try XCTUnwrap(coordinator.options.joinToken)
+        XCTAssertTrue(lines.text.contains("join token \(token)"), lines.text)
+        try peer.send(try WireMessage(.hello, ClusterMessages.Hello(worker: "stranger", host: "127.0.0.1", pid: 1, threads: 1,
+                                                                     token: token)).encode())
         XCTAssertNil(try coordinator.next(timeout: 0.5))
         XCTAssertEqual(coordinator.members.count, 1)
         let welcome = try WireMessage.decode(try XCTUnwrap(try peer.receive()))
