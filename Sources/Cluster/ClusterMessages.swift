@@ -39,6 +39,9 @@ enum ClusterMessages {
     struct Heartbeat: Codable {
         var session: UInt64
         var worker: String
+        /// In the coordinator's answer: whether `worker` is a member. A worker that was dropped
+        /// (paused or cut off past the heartbeat timeout) learns it here and joins again.
+        var member: Bool?
     }
 
     /// coordinator -> worker (`configuration`): a training phase; sections carry the model folder's

@@ -190,7 +190,12 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             if sender.hasSuffix("#hb") {
                 let id = String(sender.dropLast(3))
                 members[id]?.lastSeen = Date()
-                let answer = try WireMessage(.heartbeat, ClusterMessages.Heartbeat(session: session, worker: id)).encode()
+                // Membership is only news to a worker that was admitted in this session (its beats
+                // carry the session once it was welcomed): then `false` means it was dropped.
+                let beat = try? message.envelope(ClusterMessages.Heartbeat.self).header
+                let member: Bool? = beat?.session == session ? members[id] != nil : nil
+                let answer = try WireMessage(.heartbeat, ClusterMessages.Heartbeat(session: session, worker: id,
+                                                                                   member: member)).encode()
                 try? socket.sendMultipart([frames[0], answer])
                 continue
             }

@@ -14,6 +14,7 @@ final class HeartbeatSender: @unchecked Sendable {  // shared fields are guarded
     private var _session: UInt64 = 0
     private var _lastAnswer = Date()
     private var _answerSession: UInt64?
+    private var _answerMember: Bool?
 
     /// The session heartbeats carry (0 before the worker is welcomed).
     var session: UInt64 {
@@ -21,8 +22,11 @@ final class HeartbeatSender: @unchecked Sendable {  // shared fields are guarded
         set { lock.withLock { _session = newValue } }
     }
 
-    /// When the coordinator last answered, and with which session.
-    var lastAnswer: (date: Date, session: UInt64?) { lock.withLock { (_lastAnswer, _answerSession) } }
+    /// When the coordinator last answered, with which session, and whether it counts this worker
+    /// as a member (nil: the coordinator did not say).
+    var lastAnswer: (date: Date, session: UInt64?, member: Bool?) {
+        lock.withLock { (_lastAnswer, _answerSession, _answerMember) }
+    }
 
     init(context: ZMQContext, endpoint: String, worker: String, interval: Double,
          configure: @escaping (ZMQSocket) throws -> Void) {
@@ -34,6 +38,9 @@ final class HeartbeatSender: @unchecked Sendable {  // shared fields are guarded
     }
 
     func stop() { lock.withLock { stopped = true } }
+
+    /// Forgets what the coordinator said of membership (the worker was just welcomed again).
+    func forgetMembership() { lock.withLock { _answerMember = nil } }
 
     private func loop(context: ZMQContext, endpoint: String, worker: String, interval: Double,
                       configure: (ZMQSocket) throws -> Void) {
@@ -61,6 +68,7 @@ final class HeartbeatSender: @unchecked Sendable {  // shared fields are guarded
             lock.withLock {
                 _lastAnswer = Date()
                 _answerSession = answer.header.session
+                _answerMember = answer.header.member
             }
         }
     }

@@ -89,6 +89,11 @@ public final class Worker {
             if let session, let heard = answer.session, heard != session {
                 log("worker \(id): the coordinator restarted (new session); introducing myself again")
                 reset()
+            } else if session != nil, answer.session == session, answer.member == false {
+                // Paused or cut off past the heartbeat timeout, this worker was dropped; its step
+                // was redone by the others. It joins again, as a late joiner, from their state.
+                log("worker \(id): the coordinator dropped this worker (silent past its heartbeat timeout); joining again")
+                reset()
             }
             let silentSince = session == nil && answer.session == nil ? started : answer.date
             if Date().timeIntervalSince(silentSince) > options.giveUpAfter {
@@ -147,6 +152,7 @@ public final class Worker {
             guard welcome.worker == id else { return true }
             session = welcome.session
             heartbeat.session = welcome.session
+            heartbeat.forgetMembership()
             log("worker \(id): admitted by the coordinator")
         case .refuse:
             let reason = (try? message.envelope(ClusterMessages.Refuse.self).header.reason) ?? "no reason given"

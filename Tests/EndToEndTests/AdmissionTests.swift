@@ -90,3 +90,32 @@ final class AdmissionTests: CLITestCase {
         XCTAssertTrue(text(log).contains("ring 1 of 1 worker(s)"), text(log))
     }
 }
+
+/// A worker paused (SIGSTOP) past the heartbeat timeout is dropped; when it continues it learns so
+/// from the coordinator's heartbeat answers, says so, and joins again as a late joiner.
+final class PausedWorkerTests: CLITestCase {
+    func testAPausedWorkerRejoinsWhenItContinues() throws {
+        let port = try LoopbackPort.free()
+        let log = scratch.appendingPathComponent("coordinator.log").path
+        let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "2",
+                                     "--heartbeat-timeout", "1.5", "--ring-timeout", "3"]
+                                    + (try tinyRunOptions(out: scratch.appendingPathComponent("run").path, seed: 7, epochs: 40)), log: log)
+        let pausedLog = scratch.appendingPathComponent("paused.log").path
+        let paused = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: pausedLog)
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("other.log").path)
+        let deadline = Date().addingTimeInterval(60)
+        while !text(log).contains("student phase"), Date() < deadline, coordinator.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        kill(paused.processIdentifier, SIGSTOP)
+        Thread.sleep(forTimeInterval: 3)
+        kill(paused.processIdentifier, SIGCONT)
+        XCTAssertTrue(wait(coordinator, seconds: 120), text(log))
+        let coordinatorText = text(log), workerText = text(pausedLog)
+        XCTAssertEqual(coordinator.terminationStatus, 0, coordinatorText)
+        XCTAssertTrue(coordinatorText.contains("lost: no heartbeat"), coordinatorText)
+        XCTAssertTrue(workerText.contains("dropped this worker"), workerText)
+        XCTAssertEqual(coordinatorText.components(separatedBy: " joined from ").count - 1, 3, "the paused worker joined twice: \(coordinatorText)")
+        let afterDrop = try XCTUnwrap(coordinatorText.range(of: "lost: no heartbeat"))
+        XCTAssertTrue(coordinatorText[afterDrop.upperBound...].contains("of 2 worker(s)"), "the ring has both again: \(coordinatorText)")
+        XCTAssertFalse(coordinatorText.contains("never processed"), coordinatorText)
+    }
+}
