@@ -132,6 +132,24 @@ enum ClusterMessages {
         var optimizerStep: Int
     }
 
+    /// worker -> coordinator (`parameters`): one part of an encoded `State` envelope. A state is
+    /// sent in parts of at most `partBytes`, so that no message a worker sends is large and the
+    /// coordinator can refuse any frame above `largestFromWorker` before reading it.
+    struct StatePart: Codable {
+        var session: UInt64
+        var part: Int
+        var parts: Int
+        /// Bytes of the whole encoded state.
+        var total: Int
+    }
+
+    /// The size of a state part's bytes.
+    static let partBytes = 4 << 20
+    /// The largest message a worker legitimately sends (a state part with its framing; reports and
+    /// endpoints are far smaller): the coordinator's maximum message size, so an oversized frame
+    /// from anyone is dropped by libzmq at its header, before any of it is held in memory.
+    static let largestFromWorker: Int64 = Int64(partBytes) + (1 << 20)
+
     /// coordinator -> worker (`shutdown`).
     struct Shutdown: Codable {
         var session: UInt64

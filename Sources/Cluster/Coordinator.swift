@@ -129,7 +129,11 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
         socket = try ZMQSocket(context: context, type: .router)
         try socket.setOption(.receiveTimeout(100))
         try socket.setOption(.sendTimeout(60_000))
-        try socket.setOption(.maximumMessageSize(Int64(Int32.max)))
+        // Every message a worker sends is small (a state travels in parts): a larger frame, from
+        // anyone, is dropped by libzmq at its header; and at most a few messages per connection
+        // wait unread while the coordinator evaluates or checkpoints.
+        try socket.setOption(.maximumMessageSize(ClusterMessages.largestFromWorker))
+        try socket.setOption(.receiveHighWaterMark(16))
         try options.security?.apply(to: socket)
         try socket.bind(options.bind)
         endpoint = try socket.lastEndpoint
@@ -178,7 +182,7 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             let sender = String(decoding: frames[0], as: UTF8.self)
             let message: WireMessage
             do {
-                message = try WireMessage.decode(frames[1], maxPayload: Int(Int32.max))
+                message = try WireMessage.decode(frames[1], maxPayload: Int(ClusterMessages.largestFromWorker))
             } catch {
                 log("coordinator: dropped a malformed message from \(sender): \(error)")
                 if case WireError.versionMismatch = error {
@@ -483,13 +487,31 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             }
             try send(.stateRequest, ClusterMessages.StateRequest(session: session, optimizer: optimizer), to: source)
             let deadline = Date().addingTimeInterval(options.startupTimeout)
+            var received: [UInt8] = [], nextPart = 0
+            let largest = Self.largestState(for: job)
             while members[source.id] === source, Date() < deadline {
                 reapSilent()
                 guard let incoming = try next(timeout: 0.2), incoming.member === source,
                       incoming.message.type == .parameters else { continue }
-                let envelope = try incoming.message.envelope(ClusterMessages.State.self)
-                guard envelope.header.session == session else { continue }
-                return try JobPackage.state(from: envelope, step: envelope.header.step, optimizerStep: envelope.header.optimizerStep)
+                let envelope = try incoming.message.envelope(ClusterMessages.StatePart.self)
+                let part = envelope.header
+                guard part.session == session else { continue }
+                // Parts arrive in order on one connection; anything else is a broken sender.
+                let bytes = try envelope.section("bytes")
+                guard part.part == nextPart, part.parts >= 1, part.total >= 0, part.total <= largest,
+                      received.count + bytes.count <= part.total else {
+                    drop(source, reason: "it sent a malformed state (part \(part.part) of \(part.parts), expected part \(nextPart))")
+                    break
+                }
+                received += bytes
+                nextPart += 1
+                guard nextPart == part.parts else { continue }
+                guard received.count == part.total else {
+                    drop(source, reason: "its state was \(received.count) bytes, it announced \(part.total)")
+                    break
+                }
+                let state = try Envelope<ClusterMessages.State>.decode(received)
+                return try JobPackage.state(from: state, step: state.header.step, optimizerStep: state.header.optimizerStep)
             }
             if members[source.id] === source { drop(source, reason: "it did not send its state") }
         }
@@ -497,6 +519,15 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
 }
 
 extension Coordinator {
+    /// An upper bound on the encoded state of `job`'s model (parameters, two Adam moments, the
+    /// embedding rows' steps, framing): a worker announcing more is refused before it is read.
+    static func largestState(for job: TrainingJob?) -> Int {
+        guard let job, var config = try? ModelConfig.load(directory: job.modelFolder) else { return Int(Int32.max) }
+        config.labelCount = max(config.labelCount, job.labelNames.count)
+        let parameters = ParameterLayout(config: config).count
+        return 4 * (3 * parameters + config.vocabularySize) + (1 << 20)
+    }
+
     /// 128 random bits as hex: a join token for one run.
     public static func newJoinToken() -> String {
         var generator = SystemRandomNumberGenerator()

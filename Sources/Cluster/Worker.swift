@@ -210,9 +210,16 @@ public final class Worker {
             let request = try message.envelope(ClusterMessages.StateRequest.self).header
             guard request.session == session, let step else { return true }
             let state = step.state(optimizer: request.optimizer)
-            try send(try WireMessage(.parameters, ClusterMessages.State(session: request.session, step: state.step,
-                                                                         optimizerStep: state.optimizerStep),
-                                     sections: JobPackage.stateSections(state)))
+            let whole = try Envelope(ClusterMessages.State(session: request.session, step: state.step,
+                                                           optimizerStep: state.optimizerStep),
+                                     sections: JobPackage.stateSections(state)).encode()
+            let parts = max(1, (whole.count + ClusterMessages.partBytes - 1) / ClusterMessages.partBytes)
+            for part in 0..<parts {
+                let range = (part * ClusterMessages.partBytes)..<min(whole.count, (part + 1) * ClusterMessages.partBytes)
+                try send(try WireMessage(.parameters, ClusterMessages.StatePart(session: request.session, part: part,
+                                                                                parts: parts, total: whole.count),
+                                         sections: [("bytes", Array(whole[range]))]))
+            }
         case .shutdown:
             let reason = (try? message.envelope(ClusterMessages.Shutdown.self).header.reason) ?? ""
             log("worker \(id): shut down by the coordinator (\(reason))")
