@@ -52,6 +52,8 @@ public final class Worker {
     var address = "127.0.0.1"
     /// Admits the ring's left neighbour when the run uses CURVE.
     var authenticator: ZAPAuthenticator?
+    /// Watches the CURVE handshake with the coordinator, so a refusal is reported at once.
+    var handshakes: HandshakeMonitor?
 
     public init(options: WorkerOptions, log: @escaping (String) -> Void) throws {
         self.options = options
@@ -66,6 +68,7 @@ public final class Worker {
         // handshake was refused) a DEALER has nowhere to queue, and a hello is simply retried.
         try socket.setOption(.sendTimeout(2_000))
         try options.security?.apply(to: socket)
+        if options.security != nil { handshakes = try HandshakeMonitor(socket, name: id) }
         try socket.connect(options.coordinator)
         address = try options.advertise ?? LocalAddress.towards(endpoint: options.coordinator)
         if options.security != nil {
@@ -94,6 +97,14 @@ public final class Worker {
                 // was redone by the others. It joins again, as a late joiner, from their state.
                 log("worker \(id): the coordinator dropped this worker (silent past its heartbeat timeout); joining again")
                 reset()
+            }
+            switch try handshakes?.failure() {
+            case .refused?:
+                throw ClusterError("the coordinator at \(options.coordinator) refused this worker's CURVE key: its public key is not among the coordinator's authorized keys (--authorized-keys)")
+            case .protocolError?, .unspecified?:
+                throw ClusterError("the CURVE handshake with \(options.coordinator) failed: check that --coordinator-key is that coordinator's public key (.pub) and that it uses CURVE")
+            case nil:
+                break
             }
             let silentSince = session == nil && answer.session == nil ? started : answer.date
             if Date().timeIntervalSince(silentSince) > options.giveUpAfter {

@@ -126,7 +126,7 @@ public final class ZMQSocket {
         self.handle = nil
     }
 
-    private func open(_ what: @autoclosure () -> String) throws -> UnsafeMutableRawPointer {
+    fileprivate func open(_ what: @autoclosure () -> String) throws -> UnsafeMutableRawPointer {
         guard let handle else { throw ZMQError(errno: ENOTSOCK, operation: what()) }
         return handle
     }
@@ -285,6 +285,58 @@ public final class ZMQSocket {
             bytes.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: data, count: size)) }
         }
         return (bytes, zmq_msg_more(&message) != 0)
+    }
+}
+
+/// Why a connection's security handshake failed, as libzmq's socket monitor reports it.
+public enum HandshakeFailure: Sendable, Equatable {
+    /// The peer's authenticator refused this side (a ZAP status code such as 400).
+    case refused(status: Int)
+    /// The handshake broke off: for CURVE, usually the wrong server key.
+    case protocolError(code: Int)
+    /// The handshake failed without a reason.
+    case unspecified
+}
+
+/// Watches a socket's security handshakes (libzmq's socket monitor over inproc), so a client that
+/// is turned away can say why instead of waiting for an answer that will not come.
+public final class HandshakeMonitor {
+    let socket: ZMQSocket
+
+    /// Starts monitoring `watched`; `name` makes the inproc endpoint unique in its context.
+    public init(_ watched: ZMQSocket, name: String) throws {
+        let endpoint = "inproc://monitor-\(name)"
+        let events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        try watched.startMonitor(endpoint, events: events)
+        socket = try ZMQSocket(context: watched.context, type: .pair)
+        try socket.setOption(.receiveTimeout(0))
+        try socket.connect(endpoint)
+    }
+
+    /// The first handshake failure seen since the last call, if any (never blocks).
+    public func failure() throws -> HandshakeFailure? {
+        while let frames = try socket.receiveMultipart() {
+            guard let first = frames.first, first.count >= 6 else { continue }
+            let event = Int32(UInt16(first[0]) | UInt16(first[1]) << 8)
+            let value = Int(UInt32(first[2]) | UInt32(first[3]) << 8 | UInt32(first[4]) << 16 | UInt32(first[5]) << 24)
+            switch event {
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return .refused(status: value)
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: return .protocolError(code: value)
+            case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: return .unspecified
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    deinit { socket.close() }
+}
+
+extension ZMQSocket {
+    /// Publishes `events` of this socket on the inproc `endpoint` (zmq_socket_monitor).
+    func startMonitor(_ endpoint: String, events: Int32) throws {
+        let socket = try open("monitor \(endpoint)")
+        try check(zmq_socket_monitor(socket, endpoint, events), "monitor \(endpoint)")
     }
 }
 

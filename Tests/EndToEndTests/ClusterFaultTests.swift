@@ -144,11 +144,20 @@ final class ClusterFaultTests: CLITestCase {
                                      "--secret-key", keys + "/coordinator.key", "--authorized-keys", keys + "/workers"]
                                     + (try runOptions(out: out)) + Self.fastFailure, log: log)
         let intruderLog = scratch.appendingPathComponent("intruder.log").path
-        let intruder = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--give-up-after", "4",
+        // Told why at once, not after its give-up time.
+        let intruder = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--give-up-after", "120",
                                   "--secret-key", keys + "/intruder.key", "--coordinator-key", keys + "/coordinator.pub"],
                                  log: intruderLog)
-        XCTAssertTrue(wait(intruder, seconds: 30), "the intruder was not turned away")
+        XCTAssertTrue(wait(intruder, seconds: 20), "the intruder was not turned away")
         XCTAssertTrue(!intruder.isRunning && intruder.terminationStatus != 0, text(intruderLog))
+        XCTAssertTrue(text(intruderLog).contains("refused this worker's CURVE key"), text(intruderLog))
+        // A worker holding the wrong coordinator key is told to check it.
+        let confusedLog = scratch.appendingPathComponent("confused.log").path
+        let confused = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--give-up-after", "120",
+                                  "--secret-key", keys + "/good1.key", "--coordinator-key", keys + "/intruder.pub"],
+                                 log: confusedLog)
+        XCTAssertTrue(wait(confused, seconds: 20), "a worker with the wrong coordinator key waited for its give-up time: \(text(confusedLog))")
+        XCTAssertTrue(text(confusedLog).contains("--coordinator-key"), text(confusedLog))
         XCTAssertTrue(text(log).contains("is not authorized"), text(log))
         // Two listed workers train; their ring links are CURVE too (each admits only ring members).
         for name in ["good1", "good2"] {
