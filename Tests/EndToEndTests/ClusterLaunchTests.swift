@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Collective
 
 /// cluster/launch.sh: the commands a hosts file turns into (--dry-run), and hosts-file mistakes.
 final class ClusterLaunchTests: CLITestCase {
@@ -87,5 +88,51 @@ final class ClusterLaunchTests: CLITestCase {
                 XCTAssertTrue(stderr.contains("exited with status 1; stopping the others"), stderr)
             }
         }
+    }
+}
+
+/// cluster/edgedistill.sbatch run as Slurm would run it, with stand-ins for `srun` (every task
+/// started here with its SLURM_PROCID) and `scontrol`: the documented command works as it is
+/// (a CURVE keypair is made for the job and removed after), and a task's worker takes no more
+/// threads than its --cpus-per-task.
+final class SlurmScriptTests: CLITestCase {
+    func testTheDocumentedSbatchCommandRunsWithPerJobKeysAndTheTasksCPUs() throws {
+        let bin = scratch.appendingPathComponent("fakebin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        try "#!/bin/bash\necho 127.0.0.1\n".write(to: bin.appendingPathComponent("scontrol"), atomically: true, encoding: .utf8)
+        try """
+            #!/bin/bash
+            shift   # --kill-on-bad-exit=1
+            pids=()
+            for ((i = 0; i < SLURM_NTASKS; i++)); do SLURM_PROCID=$i "$@" & pids+=($!); done
+            status=0
+            for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+            exit $status
+            """.write(to: bin.appendingPathComponent("srun"), atomically: true, encoding: .utf8)
+        for tool in ["scontrol", "srun"] { chmod(bin.appendingPathComponent(tool).path, 0o755) }
+        let out = scratch.appendingPathComponent("slurm-run").path
+        // The run asks for 2 threads; Slurm gave each task 1 CPU.
+        var arguments = try tinyRunOptions(out: out, seed: 9, epochs: 1)
+        if let index = arguments.firstIndex(of: "--threads") { arguments[index + 1] = "2" }
+        let environment = [
+            "PATH": bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+            "SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "node1", "SLURM_SUBMIT_DIR": scratch.path,
+            "SLURM_NTASKS": "2", "SLURM_JOB_NUM_NODES": "1", "SLURM_CPUS_PER_TASK": "1",
+            "MASTER_PORT": String(try LoopbackPort.free()), "EDGEDISTILL_BIN": try binary().path,
+            "EDGEDISTILL_JOIN_TOKEN": "",
+        ]
+        let result = try runToEnd(URL(fileURLWithPath: "/bin/bash"),
+                                  [Self.packageRoot.appendingPathComponent("cluster/edgedistill.sbatch").path] + arguments,
+                                  environment: environment, directory: scratch)
+        let output = result.stdout + result.stderr
+        XCTAssertEqual(result.status, 0, output)
+        XCTAssertTrue(output.contains("(CURVE)"), output)
+        XCTAssertTrue(output.contains("CURVE, 1 authorized worker keys"), output)
+        XCTAssertTrue(output.contains("ring 1 of 2 worker(s)"), output)
+        XCTAssertFalse(output.contains("2 thread(s)"), "a worker took more threads than its task's CPUs: \(output)")
+        XCTAssertTrue(output.contains("(1 thread(s))"), output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/report.json"), output)
+        let keys = scratch.appendingPathComponent(".edgedistill/keys-4242").path
+        XCTAssertFalse(FileManager.default.fileExists(atPath: keys), "the job's keys are removed at the end")
     }
 }
