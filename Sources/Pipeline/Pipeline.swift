@@ -40,6 +40,10 @@ public final class Pipeline {
                     stages: Set<Stage> = [.fineTune, .distill, .evaluate]) throws -> [String: Any] {
         let problems = try config.validate()
         guard problems.isEmpty else { throw ModelError(file: nil, "invalid configuration: " + problems.joined(separator: "; ")) }
+        if stages.contains(.distill) {
+            // Layers the teacher lacks are refused before anything is written.
+            _ = try config.studentLayers(teacherLayers: try ModelConfig.load(directory: config.teacher).layerCount)
+        }
         try checkRunFolder(resume: resume, overwrite: overwrite)
         Threads.set(config.threads)
         let fm = FileManager.default

@@ -27,8 +27,13 @@ extension PipelineConfig {
             throw ModelError(file: source, "expected keys and values at the top level (e.g. `seed: 42`)")
         }
         try Self.checkKnown(keys, source: source)
+        // Non-finite numbers pass through as strings here, so `validate` can name them.
+        let floats = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         func object(_ config: PipelineConfig) throws -> [String: Any] {
-            try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] ?? [:]
+            let encoder = JSONEncoder()
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: floats.positiveInfinity,
+                                                                          negativeInfinity: floats.negativeInfinity, nan: floats.nan)
+            return try JSONSerialization.jsonObject(with: encoder.encode(config)) as? [String: Any] ?? [:]
         }
         // Copies the file's typed value of every key it names (sections key by key).
         func copy(_ keys: [String: Any], from source: [String: Any], into target: inout [String: Any]) {
@@ -44,7 +49,10 @@ extension PipelineConfig {
         }
         var merged = try object(self)
         copy(keys, from: try object(file), into: &merged)
-        return try JSONDecoder().decode(PipelineConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: floats.positiveInfinity,
+                                                                        negativeInfinity: floats.negativeInfinity, nan: floats.nan)
+        return try decoder.decode(PipelineConfig.self, from: JSONSerialization.data(withJSONObject: merged))
     }
 
     /// Every key the file names must be one of ours: a misspelt key is an error naming the closest
