@@ -16,6 +16,7 @@ deps:
 ## against the SHA-256 sums in scripts/teacher.sha256 (fails on a mismatch or when it cannot be fetched).
 teacher:
 	@bash scripts/fetch_teacher.sh $(TEACHER)
+	@bash scripts/install_python_deps.sh
 
 build: deps
 	$(SWIFT) build
@@ -28,6 +29,7 @@ release: deps
 test: deps
 	python3 scripts/check_layers.py
 	@bash scripts/fetch_teacher.sh $(TEACHER)
+	@bash scripts/install_python_deps.sh
 	$(SWIFT) build --build-tests
 	EDGEDISTILL_TEACHER=$(abspath $(TEACHER)) $(SWIFT) test --skip-build
 

@@ -22,6 +22,8 @@ struct Predict: ParsableCommand {
     @Option(help: "A model folder (fp32, fp16 or int8).") var model: String
     @Option(name: .customLong("max-length")) var maxLength = 128
     @Option(help: "oneDNN threads.") var threads = 1
+    @Flag(help: "Also print each input's token ids (\"ids\"), e.g. to feed the same inputs to an exported ONNX file.")
+    var ids = false
     @Option(name: .customLong("max-line-bytes"), help: "Longest stdin line accepted, in bytes; longer ones get an error line.")
     var maxLineBytes = 1 << 20
     @Argument(help: "Texts to classify (read JSON lines from stdin when none).") var texts: [String] = []
@@ -55,17 +57,19 @@ struct Predict: ParsableCommand {
                         emit(try jsonString(["error": pair == nil ? "empty text" : "empty text or text_pair", "line": line]))
                         return
                     }
-                    let ids = tokenizer.encode(text, pair: pair, maxLength: length)
-                    let truncated = tokenizer.encode(text, pair: pair, maxLength: length + 1).count > ids.count
+                    let encoded = tokenizer.encode(text, pair: pair, maxLength: length)
+                    let truncated = tokenizer.encode(text, pair: pair, maxLength: length + 1).count > encoded.count
                     if truncated { printError("note: input \(line) is longer than \(length) tokens; classified its first \(length)") }
-                    let logits = classifier.logits(TokenBatch(sequences: [ids]))
+                    let logits = classifier.logits(TokenBatch(sequences: [encoded]))
                     let probabilities = softmaxRows(logits, classes: names.count)
                     var best = 0
                     for c in probabilities.indices where probabilities[c] > probabilities[best] { best = c }
                     var byName: [String: Double] = [:]
                     for (c, name) in names.enumerated() { byName[name] = Double(probabilities[c]) }
-                    emit(try jsonString(["label": names[best], "label_id": best, "probabilities": byName,
-                                         "tokens": ids.count, "truncated": truncated]))
+                    var answer: [String: Any] = ["label": names[best], "label_id": best, "probabilities": byName,
+                                                 "tokens": encoded.count, "truncated": truncated]
+                    if ids { answer["ids"] = encoded.map(Int.init) }
+                    emit(try jsonString(answer))
                 }
             }
             if texts.isEmpty {

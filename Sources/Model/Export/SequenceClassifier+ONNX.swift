@@ -1,0 +1,134 @@
+import Files
+import Foundation
+
+// Shapes: B batch, S sequence, C hidden, H heads, D head size, F intermediate, K labels.
+
+extension SequenceClassifier {
+    /// The classifier as an ONNX model (opset 17): inputs `input_ids` and `attention_mask` (int64,
+    /// dynamic `batch` and `sequence` axes), output `logits` (float, (batch, K)), as transformers'
+    /// exporters name them. fp32 linear layers become MatMul + Add; int8 ones the standard
+    /// DynamicQuantizeLinear + MatMulInteger with the per-channel weight scales, as ONNX Runtime's
+    /// `quantize_dynamic` writes them (activations quantized per tensor there, per row here).
+    public func onnxModel() -> [UInt8] {
+        var g = ONNXGraph()
+        let (c, heads, k) = (config.hiddenSize, config.headCount, config.labelCount)
+        let d = c / heads
+        let epsilon = Float(config.layerNormEpsilon)
+        g.input("input_ids", .int64, [.named("batch"), .named("sequence")])
+        g.input("attention_mask", .int64, [.named("batch"), .named("sequence")])
+        func floats(_ pointer: UnsafePointer<Float>, _ count: Int) -> [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+        // Embeddings: words (fp32 or int8 rows), plus positions 0..<S, then LayerNorm.
+        let words: String
+        switch weights.words {
+        case .float(let table):
+            let name = g.floats("embeddings.word_embeddings.weight", floats(table, config.vocabularySize * c), shape: [config.vocabularySize, c])
+            words = g.node("Gather", [name, "input_ids"])
+        case .int8(let table):
+            let name = g.int8s("embeddings.word_embeddings.weight_int8", table.table, shape: [config.vocabularySize, c])
+            let scales = g.floats("embeddings.word_embeddings.scale", table.scales, shape: [config.vocabularySize, 1])
+            let rows = g.node("Cast", [g.node("Gather", [name, "input_ids"])], attributes: [("to", .int(1))])
+            words = g.node("Mul", [rows, g.node("Gather", [scales, "input_ids"])])
+        }
+        let zero = g.int64s("const.zero", [0], shape: []), one = g.int64s("const.one", [1], shape: [])
+        let length = g.node("Gather", [g.node("Shape", ["input_ids"]), one], attributes: [("axis", .int(0))])
+        let positions = g.node("Range", [zero, length, one])
+        let table = g.floats("embeddings.position_embeddings.weight", floats(weights.positions, config.maxPositions * c),
+                             shape: [config.maxPositions, c])
+        func layerNorm(_ x: String, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, _ name: String) -> String {
+            g.node("LayerNormalization", [x, g.floats(name + ".weight", floats(weight, c), shape: [c]),
+                                          g.floats(name + ".bias", floats(bias, c), shape: [c])],
+                   attributes: [("axis", .int(-1)), ("epsilon", .float(epsilon))])
+        }
+        var hidden = layerNorm(g.node("Add", [words, g.node("Gather", [table, positions])]),
+                               weights.normWeight, weights.normBias, "embeddings.LayerNorm")
+
+        // The attention mask as an additive (B, 1, 1, S) term: 0 on tokens, the lowest float on padding.
+        let keep = g.node("Cast", ["attention_mask"], attributes: [("to", .int(1))])
+        let padding = g.node("Sub", [g.floats("const.one_f", [1], shape: []), keep])
+        let additive = g.node("Mul", [padding, g.floats("const.lowest", [-Float.greatestFiniteMagnitude], shape: [])])
+        let mask = g.node("Unsqueeze", [additive, g.int64s("const.axes12", [1, 2], shape: [2])])
+
+        let split = g.int64s("const.qkv_split", [Int64(c), Int64(c), Int64(c)], shape: [3])
+        let toHeads = g.int64s("const.to_heads", [0, 0, Int64(heads), Int64(d)], shape: [4])
+        let toHidden = g.int64s("const.to_hidden", [0, 0, Int64(c)], shape: [3])
+        let scale = g.floats("const.attention_scale", [1 / Float(d).squareRoot()], shape: [])
+        for (l, layer) in weights.layers.enumerated() {
+            let p = "transformer.layer.\(l)."
+            let qkv = linear(&g, hidden, layer.qkv, p + "attention.qkv")
+            let parts = g.nodes("Split", [qkv, split], outputs: [g.name("q"), g.name("k"), g.name("v")], attributes: [("axis", .int(-1))])
+            // (B, S, C) -> (B, H, S, D) for queries and values, (B, H, D, S) for keys.
+            let q = g.node("Transpose", [g.node("Reshape", [parts[0], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
+            let key = g.node("Transpose", [g.node("Reshape", [parts[1], toHeads])], attributes: [("perm", .ints([0, 2, 3, 1]))])
+            let value = g.node("Transpose", [g.node("Reshape", [parts[2], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
+            let scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [q, key]), scale]), mask])
+            let probabilities = g.node("Softmax", [scores], attributes: [("axis", .int(-1))])
+            let context = g.node("Reshape", [g.node("Transpose", [g.node("MatMul", [probabilities, value])],
+                                                    attributes: [("perm", .ints([0, 2, 1, 3]))]), toHidden])
+            let attended = g.node("Add", [linear(&g, context, layer.out, p + "attention.out_lin"), hidden])
+            let normed = layerNorm(attended, layer.norm1Weight, layer.norm1Bias, p + "sa_layer_norm")
+            let inner = gelu(&g, linear(&g, normed, layer.ffn1, p + "ffn.lin1"))
+            hidden = layerNorm(g.node("Add", [linear(&g, inner, layer.ffn2, p + "ffn.lin2"), normed]),
+                               layer.norm2Weight, layer.norm2Bias, p + "output_layer_norm")
+        }
+
+        // The head reads the first token: pre_classifier, ReLU (tanh for BERT's pooler), classifier.
+        let first = g.node("Gather", [hidden, g.int64s("const.first", [0], shape: [])], attributes: [("axis", .int(1))])
+        let pooled = linear(&g, first, weights.preClassifier, "pre_classifier")
+        let activated = g.node(headActivation == .relu ? "Relu" : "Tanh", [pooled])
+        _ = linear(&g, activated, weights.classifier, "classifier", output: "logits")
+        g.output("logits", .float, [.named("batch"), .fixed(k)])
+        return g.model(name: "edgedistill-\(config.modelType.rawValue)", opset: 17, producer: "edgedistill", version: "1")
+    }
+
+    /// `x W^T + b` for one linear layer in the form it has here.
+    private func linear(_ g: inout ONNXGraph, _ x: String, _ layer: LinearLayer, _ name: String, output: String? = nil) -> String {
+        let (o, i) = (layer.outputs, layer.inputs)
+        switch layer.weights {
+        case .float(let weight, let bias), .frozen(_, let weight, let bias):
+            var transposed = [Float](repeating: 0, count: o * i)   // (I, O)
+            for r in 0..<o { for col in 0..<i { transposed[col * o + r] = weight[r * i + col] } }
+            let w = g.floats(name + ".weight_t", transposed, shape: [i, o])
+            let b = g.floats(name + ".bias", Array(UnsafeBufferPointer(start: bias, count: o)), shape: [o])
+            return g.node("Add", [g.node("MatMul", [x, w]), b], output: output)
+        case .int8(let q):
+            var transposed = [Int8](repeating: 0, count: o * i)    // (I, O)
+            for r in 0..<o { for col in 0..<i { transposed[col * o + r] = q.weight[r * i + col] } }
+            let w = g.int8s(name + ".weight_int8_t", transposed, shape: [i, o])
+            let scales = g.floats(name + ".weight_scale", Array(UnsafeBufferPointer(start: q.scales, count: o)), shape: [o])
+            let b = g.floats(name + ".bias", Array(UnsafeBufferPointer(start: q.bias, count: o)), shape: [o])
+            // (x quantized per tensor, u8) * (W per output channel, s8), summed in int32, then scaled.
+            let dq = g.nodes("DynamicQuantizeLinear", [x], outputs: [g.name("xq"), g.name("xs"), g.name("xz")])
+            let products = g.node("MatMulInteger", [dq[0], w, dq[2]])
+            let real = g.node("Cast", [products], attributes: [("to", .int(1))])
+            return g.node("Add", [g.node("Mul", [real, g.node("Mul", [dq[1], scales])]), b], output: output)
+        }
+    }
+
+    /// The exact GELU, x * (1 + erf(x / sqrt 2)) / 2.
+    private func gelu(_ g: inout ONNXGraph, _ x: String) -> String {
+        let erf = g.node("Erf", [g.node("Mul", [x, g.floats(g.name("const.inv_sqrt2"), [Float(1 / 2.0.squareRoot())], shape: [])])])
+        let onePlus = g.node("Add", [erf, g.floats(g.name("const.one"), [1], shape: [])])
+        return g.node("Mul", [g.node("Mul", [x, onePlus]), g.floats(g.name("const.half"), [0.5], shape: [])])
+    }
+
+    /// Writes `onnxModel()` to `path` (atomically) and the model folder's tokenizer and config
+    /// files beside it, so the file is served with the vocabulary it was trained on.
+    public func exportONNX(to path: String, tokenizerFrom source: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ModelError(file: path, "the folder \(folder) does not exist: create it first")
+        }
+        do {
+            try AtomicFile.write(onnxModel(), to: path)
+            for name in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "config.json"] {
+                let from = (source as NSString).appendingPathComponent(name)
+                guard let bytes = FileManager.default.contents(atPath: from) else { continue }
+                try AtomicFile.write(Array(bytes), to: (folder.isEmpty ? "." : folder) + "/" + name)
+            }
+        } catch let failure as AtomicFile.Failure {
+            throw ModelError(file: path, "cannot write: \(failure.reason)")
+        }
+    }
+}
