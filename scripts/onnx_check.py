@@ -57,6 +57,6 @@ for row, answer in zip(rows, ours):
     correct_ours += int(answer["label_id"] == truth)
     correct_onnx += int(probabilities.argmax() == truth)
 n = len(rows)
-print(json.dumps({"examples": n, "argmax_agreement": agree / n, "max_probability_difference": worst,
+print(json.dumps({"examples": n, "argmax_agreement": agree / n, "max_probability_difference": float(worst),
                   "accuracy_edgedistill": correct_ours / n, "accuracy_onnxruntime": correct_onnx / n,
-                  "onnxruntime_p50_ms": statistics.median(times), "threads": a.threads, "onnxruntime": ort.__version__}))
+                  "onnxruntime_p50_ms": float(statistics.median(times)), "threads": a.threads, "onnxruntime": ort.__version__}))

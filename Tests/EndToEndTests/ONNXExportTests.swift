@@ -4,11 +4,11 @@ import Model
 
 /// `edgedistill export` on the tiny model: ONNX Runtime (the onnxruntime wheel, no PyTorch) runs
 /// the file on a padded batch of sentences of different lengths and gives our logits, within
-/// `fp32Tolerance` for fp32 and `int8Tolerance` for int8 (ONNX's standard dynamic quantization
-/// scales activations per tensor, ours per row, so int8 logits differ by that rounding).
+/// `fp32Tolerance` for fp32 and `int8Tolerance` for int8 (the exported graph quantizes each row as
+/// we do and sums in int32 as we do, so only float rounding and rounding ties separate them).
 final class ONNXExportTests: CLITestCase {
     static let fp32Tolerance: Float = 1e-4   // relative to the largest |logit|
-    static let int8Tolerance: Float = 0.05
+    static let int8Tolerance: Float = 1e-2  // a value on a rounding tie may land one level apart
 
     /// ONNX Runtime's logits for `ids` (rows padded with 0, masked).
     func onnxRuntimeLogits(_ file: String, ids: [[Int32]]) throws -> [[Float]] {

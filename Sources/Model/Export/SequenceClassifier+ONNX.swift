@@ -6,9 +6,9 @@ import Foundation
 extension SequenceClassifier {
     /// The classifier as an ONNX model (opset 17): inputs `input_ids` and `attention_mask` (int64,
     /// dynamic `batch` and `sequence` axes), output `logits` (float, (batch, K)), as transformers'
-    /// exporters name them. fp32 linear layers become MatMul + Add; int8 ones the standard
-    /// DynamicQuantizeLinear + MatMulInteger with the per-channel weight scales, as ONNX Runtime's
-    /// `quantize_dynamic` writes them (activations quantized per tensor there, per row here).
+    /// exporters name them. fp32 linear layers become MatMul + Add; int8 ones quantize each row of
+    /// their input as this model does and multiply with ONNX's standard MatMulInteger (u8 x s8 ->
+    /// s32) against the int8 weights, then scale per row and per output channel.
     public func onnxModel() -> [UInt8] {
         var g = ONNXGraph()
         let (c, heads, k) = (config.hiddenSize, config.headCount, config.labelCount)
@@ -97,11 +97,32 @@ extension SequenceClassifier {
             let w = g.int8s(name + ".weight_int8_t", transposed, shape: [i, o])
             let scales = g.floats(name + ".weight_scale", Array(UnsafeBufferPointer(start: q.scales, count: o)), shape: [o])
             let b = g.floats(name + ".bias", Array(UnsafeBufferPointer(start: q.bias, count: o)), shape: [o])
-            // (x quantized per tensor, u8) * (W per output channel, s8), summed in int32, then scaled.
-            let dq = g.nodes("DynamicQuantizeLinear", [x], outputs: [g.name("xq"), g.name("xs"), g.name("xz")])
-            let products = g.node("MatMulInteger", [dq[0], w, dq[2]])
-            let real = g.node("Cast", [products], attributes: [("to", .int(1))])
-            return g.node("Add", [g.node("Mul", [real, g.node("Mul", [dq[1], scales])]), b], output: output)
+            // As this model runs it: each row of x quantized to [0, 127] with its own scale and zero
+            // point (`quantizeRowsAsymmetric`), times W (per output channel, s8) summed exactly in
+            // int32 (MatMulInteger), less zero * the column sums of W, then scaled.
+            var sums = [Float](repeating: 0, count: o)
+            for r in 0..<o { sums[r] = Float(q.sums[r]) }
+            let columnSums = g.floats(name + ".weight_column_sums", sums, shape: [o])
+            let levels = g.floats(g.name("const.levels"), [127], shape: [])
+            let zeroF = g.floats(g.name("const.zero_f"), [0], shape: [])
+            let oneF = g.floats(g.name("const.one_f"), [1], shape: [])
+            let rows = g.node("Reshape", [x, g.int64s(g.name("const.rows"), [-1, Int64(i)], shape: [2])])      // (M, I)
+            let low = g.node("Min", [g.node("ReduceMin", [rows], attributes: [("axes", .ints([1])), ("keepdims", .int(1))]), zeroF])
+            let high = g.node("Max", [g.node("ReduceMax", [rows], attributes: [("axes", .ints([1])), ("keepdims", .int(1))]), zeroF])
+            let spread = g.node("Sub", [high, low])
+            let scale = g.node("Where", [g.node("Greater", [spread, zeroF]), g.node("Div", [spread, levels]), oneF])  // (M, 1)
+            let inverse = g.node("Reciprocal", [scale])
+            let zero = g.node("Clip", [g.node("Round", [g.node("Div", [g.node("Neg", [low]), scale])]), zeroF, levels])
+            let shifted = g.node("Add", [g.node("Round", [g.node("Mul", [rows, inverse])]), zero])
+            let quantized = g.node("Cast", [g.node("Clip", [shifted, zeroF, levels])], attributes: [("to", .int(2))])  // u8
+            let products = g.node("Cast", [g.node("MatMulInteger", [quantized, w])], attributes: [("to", .int(1))])
+            let centred = g.node("Sub", [products, g.node("Mul", [zero, columnSums])])
+            let flat = g.node("Add", [g.node("Mul", [centred, g.node("Mul", [scale, scales])]), b])               // (M, O)
+            let leading = g.node("Slice", [g.node("Shape", [x]), g.int64s(g.name("const.start"), [0], shape: [1]),
+                                           g.int64s(g.name("const.end"), [-1], shape: [1])])
+            let shape = g.node("Concat", [leading, g.int64s(g.name("const.outputs"), [Int64(o)], shape: [1])],
+                               attributes: [("axis", .int(0))])
+            return g.node("Reshape", [flat, shape], output: output)
         }
     }
 
