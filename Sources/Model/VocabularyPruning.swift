@@ -38,12 +38,13 @@ public struct VocabularyPruning: Sendable {
         for id in original.tokens.indices where counts[id] > 0 {
             let token = original.tokens[id]
             let bare = token.hasPrefix("##") ? token.dropFirst(2) : Substring(token)
-            if bare.count == 1 { characters.insert(bare) }
+            if bare.unicodeScalars.count == 1 { characters.insert(bare) }
         }
         kept = original.tokens.indices.filter { id in
             let token = original.tokens[id]
             let bare = token.hasPrefix("##") ? token.dropFirst(2) : Substring(token)
-            let character = bare.count == 1 && (bare.allSatisfy(\.isASCII) || characters.contains(bare))
+            // One code point, as WordPiece splits words (BERT's tokenizers work on code points).
+            let character = bare.unicodeScalars.count == 1 && (bare.unicodeScalars.allSatisfy(\.isASCII) || characters.contains(bare))
             return specials.contains(token) || character || counts[id] >= minimumCount
         }.map { Int32($0) }
         vocabulary = try Vocabulary(tokens: kept.map { original.tokens[Int($0)] })
