@@ -53,27 +53,47 @@ extension SequenceClassifier {
         let toHeads = g.int64s("const.to_heads", [0, 0, Int64(heads), Int64(d)], shape: [4])
         let toHidden = g.int64s("const.to_hidden", [0, 0, Int64(c)], shape: [3])
         let scale = g.floats("const.attention_scale", [1 / Float(d).squareRoot()], shape: [])
+        let firstIndex = g.int64s("const.first", [0], shape: [])
+        let kvSplit = g.int64s("const.kv_split", [Int64(c), Int64(c)], shape: [2])
+        let toOneRow = g.int64s("const.to_one_row", [0, 1, Int64(heads), Int64(d)], shape: [4])
+        let toRow = g.int64s("const.to_row", [0, Int64(c)], shape: [2])
         for (l, layer) in weights.layers.enumerated() {
             let p = "transformer.layer.\(l)."
-            let qkv = linear(&g, hidden, layer.qkv, p + "attention.qkv")
-            let parts = g.nodes("Split", [qkv, split], outputs: [g.name("q"), g.name("k"), g.name("v")], attributes: [("axis", .int(-1))])
-            // (B, S, C) -> (B, H, S, D) for queries and values, (B, H, D, S) for keys.
-            let q = g.node("Transpose", [g.node("Reshape", [parts[0], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
-            let key = g.node("Transpose", [g.node("Reshape", [parts[1], toHeads])], attributes: [("perm", .ints([0, 2, 3, 1]))])
-            let value = g.node("Transpose", [g.node("Reshape", [parts[2], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
-            let scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [q, key]), scale]), mask])
+            // The last layer only feeds the head, which reads the first token: as this model runs
+            // it, keys and values for every token, everything else for the first token only.
+            let last = l == weights.layers.count - 1
+            let query: String, key: String, value: String, residual: String
+            if last, let lastQuery = weights.lastQuery, let lastKeyValue = weights.lastKeyValue {
+                residual = g.node("Gather", [hidden, firstIndex], attributes: [("axis", .int(1))])              // (B, C)
+                let q = linear(&g, residual, lastQuery, p + "attention.q_lin")
+                query = g.node("Transpose", [g.node("Reshape", [q, toOneRow])], attributes: [("perm", .ints([0, 2, 1, 3]))])  // (B, H, 1, D)
+                let kv = g.nodes("Split", [linear(&g, hidden, lastKeyValue, p + "attention.kv"), kvSplit],
+                                 outputs: [g.name("k"), g.name("v")], attributes: [("axis", .int(-1))])
+                key = g.node("Transpose", [g.node("Reshape", [kv[0], toHeads])], attributes: [("perm", .ints([0, 2, 3, 1]))])
+                value = g.node("Transpose", [g.node("Reshape", [kv[1], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
+            } else {
+                residual = hidden
+                let qkv = linear(&g, hidden, layer.qkv, p + "attention.qkv")
+                let parts = g.nodes("Split", [qkv, split], outputs: [g.name("q"), g.name("k"), g.name("v")], attributes: [("axis", .int(-1))])
+                // (B, S, C) -> (B, H, S, D) for queries and values, (B, H, D, S) for keys.
+                query = g.node("Transpose", [g.node("Reshape", [parts[0], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
+                key = g.node("Transpose", [g.node("Reshape", [parts[1], toHeads])], attributes: [("perm", .ints([0, 2, 3, 1]))])
+                value = g.node("Transpose", [g.node("Reshape", [parts[2], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
+            }
+            let scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [query, key]), scale]), mask])
             let probabilities = g.node("Softmax", [scores], attributes: [("axis", .int(-1))])
             let context = g.node("Reshape", [g.node("Transpose", [g.node("MatMul", [probabilities, value])],
-                                                    attributes: [("perm", .ints([0, 2, 1, 3]))]), toHidden])
-            let attended = g.node("Add", [linear(&g, context, layer.out, p + "attention.out_lin"), hidden])
+                                                    attributes: [("perm", .ints([0, 2, 1, 3]))]), last ? toRow : toHidden])
+            let attended = g.node("Add", [linear(&g, context, layer.out, p + "attention.out_lin"), residual])
             let normed = layerNorm(attended, layer.norm1Weight, layer.norm1Bias, p + "sa_layer_norm")
             let inner = gelu(&g, linear(&g, normed, layer.ffn1, p + "ffn.lin1"))
             hidden = layerNorm(g.node("Add", [linear(&g, inner, layer.ffn2, p + "ffn.lin2"), normed]),
                                layer.norm2Weight, layer.norm2Bias, p + "output_layer_norm")
         }
 
-        // The head reads the first token: pre_classifier, ReLU (tanh for BERT's pooler), classifier.
-        let first = g.node("Gather", [hidden, g.int64s("const.first", [0], shape: [])], attributes: [("axis", .int(1))])
+        // The head reads the first token (the last layer computed only it): pre_classifier, ReLU
+        // (tanh for BERT's pooler), classifier.
+        let first = weights.layers.isEmpty ? g.node("Gather", [hidden, firstIndex], attributes: [("axis", .int(1))]) : hidden
         let pooled = linear(&g, first, weights.preClassifier, "pre_classifier")
         let activated = g.node(headActivation == .relu ? "Relu" : "Tanh", [pooled])
         _ = linear(&g, activated, weights.classifier, "classifier", output: "logits")
