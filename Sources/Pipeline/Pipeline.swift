@@ -62,46 +62,10 @@ public final class Pipeline {
         let metrics = try MetricsLog(path: path("metrics.jsonl"))
         let started = Date()
 
-        // Data: the teacher's own labels when its head is trained, else the training file's.
-        let probe = try SequenceClassifier.load(directory: config.teacher, seed: config.seed)
-        if !stages.contains(.fineTune) && probe.initializedHead {
-            throw ModelError(file: config.teacher, "the teacher has no trained classification head: fine-tune it first (edgedistill finetune, or edgedistill run)")
-        }
-        var options = DatasetOptions(textColumn: config.textColumn, textPairColumn: config.textPairColumn,
-                                     labelColumn: config.labelColumn, skipBadRows: config.skipBadRows)
-        if !probe.initializedHead { options.labelNames = probe.model.config.labelNames }
-        var train = try Dataset.load(config.train, options: options)
-        options.labelNames = train.labelNames
-        let tokenizer = try BertTokenizer.load(directory: config.teacher)
-        try probe.model.checkCompatible(with: tokenizer, directory: config.teacher)
-        let maxLength = probe.model.fittedLength(config.maxLength)
-        if maxLength < config.maxLength {
-            log("max_length \(config.maxLength) cut to \(maxLength), the teacher's max_position_embeddings")
-        }
-        if train.skippedRows > 0 { log("\(config.train): skipped \(train.skippedRows) bad rows") }
-        if let limit = config.maxTrainExamples, limit < train.texts.count {
-            let (sample, _) = try train.split(heldOutFraction: 1 - Double(limit) / Double(train.texts.count), seed: config.seed)
-            train = sample
-        }
-        let validation: Dataset
-        if let file = config.validation {
-            validation = try Dataset.load(file, options: options)
-        } else {
-            (train, validation) = try train.split(heldOutFraction: config.heldOut, seed: config.seed)
-        }
-        let evalSets = stages.contains(.evaluate) ? try config.eval.map { try Dataset.load($0, options: options) } : []
-        for other in [validation] + evalSets where (other.pairs == nil) != (train.pairs == nil) {
-            let shape = { (d: Dataset) in d.pairs == nil ? "one text per example" : "sentence pairs" }
-            throw ModelError(file: other.source, "has \(shape(other)) but \(config.train) has \(shape(train)): "
-                + "expected the same text columns in every file (text_column, text_pair_column)")
-        }
+        let data = try prepareData(stages: stages)
+        let (probe, train, validation, evalSets, options) = (data.probe, data.train, data.validation, data.evalSets, data.options)
+        let (tokenizer, maxLength, trainData, validationData) = (data.tokenizer, data.maxLength, data.trainData, data.validationData)
         let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: maxLength) }
-        let trainData = encode(train), validationData = encode(validation)
-        log("data: \(trainData.count) training, \(validationData.count) validation \(train.pairs == nil ? "examples" : "sentence pairs") (\(train.textColumns.joined(separator: " + "))), labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
-        if validationData.count < Self.fewValidationExamples {
-            log("note: the best checkpoints are chosen on only \(validationData.count) validation examples (ties go to the "
-                + "earliest), so the choice is noisy: pass --validation FILE or raise held_out")
-        }
 
         // Teacher.
         var teacher = try SequenceClassifier.load(directory: config.teacher, seed: config.seed,
@@ -157,18 +121,7 @@ public final class Pipeline {
         // Student from the teacher's layers.
         let layers = try config.studentLayers(teacherLayers: teacher.config.layerCount)
         let student = try teacher.student(layers: layers)
-        var o = TrainingOptions()
-        o.epochs = config.distill.epochs
-        o.batchSize = config.distill.batchSize
-        o.learningRate = Float(config.distill.learningRate)
-        o.evalEvery = config.distill.evalEvery
-        o.checkpointEvery = config.checkpointEvery
-        o.seed = config.seed &+ 1
-        o.lengthBucketed = config.lengthBucketed
-        o.hiddenWeight = Float(config.distill.hiddenWeight)
-        o.linearDecay = config.distill.schedule == "linear"
-        o.averageLast = config.distill.averageLast
-        o.traceSteps = config.traceSteps
+        let o = config.distillationOptions()
         log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
         let job = TrainingJob(phase: "student", modelFolder: path("teacher"), labelNames: train.labelNames,
@@ -232,6 +185,64 @@ public final class Pipeline {
                                     notes: notes, to: out)
         }
         return report
+    }
+
+    /// What a run reads before it trains: the teacher probe, the datasets (training sample,
+    /// validation, evaluation files) and their encodings.
+    struct RunData {
+        let probe: LoadedCheckpoint
+        let options: DatasetOptions
+        let train: Dataset, validation: Dataset
+        let evalSets: [Dataset]
+        let tokenizer: BertTokenizer
+        let maxLength: Int
+        let trainData: EncodedDataset, validationData: EncodedDataset
+    }
+
+    func prepareData(stages: Set<Stage>) throws -> RunData {
+        // The teacher's own labels when its head is trained, else the training file's.
+        let probe = try SequenceClassifier.load(directory: config.teacher, seed: config.seed)
+        if !stages.contains(.fineTune) && probe.initializedHead {
+            throw ModelError(file: config.teacher, "the teacher has no trained classification head: fine-tune it first (edgedistill finetune, or edgedistill run)")
+        }
+        var options = DatasetOptions(textColumn: config.textColumn, textPairColumn: config.textPairColumn,
+                                     labelColumn: config.labelColumn, skipBadRows: config.skipBadRows)
+        if !probe.initializedHead { options.labelNames = probe.model.config.labelNames }
+        var train = try Dataset.load(config.train, options: options)
+        options.labelNames = train.labelNames
+        let tokenizer = try BertTokenizer.load(directory: config.teacher)
+        try probe.model.checkCompatible(with: tokenizer, directory: config.teacher)
+        let maxLength = probe.model.fittedLength(config.maxLength)
+        if maxLength < config.maxLength {
+            log("max_length \(config.maxLength) cut to \(maxLength), the teacher's max_position_embeddings")
+        }
+        if train.skippedRows > 0 { log("\(config.train): skipped \(train.skippedRows) bad rows") }
+        if let limit = config.maxTrainExamples, limit < train.texts.count {
+            let (sample, _) = try train.split(heldOutFraction: 1 - Double(limit) / Double(train.texts.count), seed: config.seed)
+            train = sample
+        }
+        let validation: Dataset
+        if let file = config.validation {
+            validation = try Dataset.load(file, options: options)
+        } else {
+            (train, validation) = try train.split(heldOutFraction: config.heldOut, seed: config.seed)
+        }
+        let evalSets = stages.contains(.evaluate) ? try config.eval.map { try Dataset.load($0, options: options) } : []
+        for other in [validation] + evalSets where (other.pairs == nil) != (train.pairs == nil) {
+            let shape = { (d: Dataset) in d.pairs == nil ? "one text per example" : "sentence pairs" }
+            throw ModelError(file: other.source, "has \(shape(other)) but \(config.train) has \(shape(train)): "
+                + "expected the same text columns in every file (text_column, text_pair_column)")
+        }
+        let encode = { (d: Dataset) in EncodedDataset(d, tokenizer: tokenizer, maxLength: maxLength) }
+        let trainData = encode(train), validationData = encode(validation)
+        log("data: \(trainData.count) training, \(validationData.count) validation \(train.pairs == nil ? "examples" : "sentence pairs") (\(train.textColumns.joined(separator: " + "))), labels \(train.labelNames); \(trainData.truncatedCount) truncated to \(maxLength) tokens")
+        if validationData.count < Self.fewValidationExamples {
+            log("note: the best checkpoints are chosen on only \(validationData.count) validation examples (ties go to the "
+                + "earliest), so the choice is noisy: pass --validation FILE or raise held_out")
+        }
+
+        return RunData(probe: probe, options: options, train: train, validation: validation, evalSets: evalSets,
+                       tokenizer: tokenizer, maxLength: maxLength, trainData: trainData, validationData: validationData)
     }
 
     /// Runs a phase's loop, in this process or on the executor's workers.

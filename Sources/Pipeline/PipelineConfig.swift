@@ -1,4 +1,5 @@
 import Model
+import Training
 
 /// Everything `edgedistill run` needs, as read from a YAML file and overridden by flags.
 /// Keys are snake_case in the file; every key is optional and has the default shown here.
@@ -198,5 +199,24 @@ extension PipelineConfig {
             throw ModelError(file: teacher, "distill.student_layers (--student-layers) is \(distill.studentLayers), but the teacher has only \(teacherLayers) layers: a student takes each teacher layer at most once")
         }
         return SequenceClassifier.evenlySpacedLayers(distill.studentLayers, of: teacherLayers)
+    }
+}
+
+extension PipelineConfig {
+    /// The distillation stage's training options.
+    public func distillationOptions() -> TrainingOptions {
+        var o = TrainingOptions()
+        o.epochs = distill.epochs
+        o.batchSize = distill.batchSize
+        o.learningRate = Float(distill.learningRate)
+        o.evalEvery = distill.evalEvery
+        o.checkpointEvery = checkpointEvery
+        o.seed = seed &+ 1
+        o.lengthBucketed = lengthBucketed
+        o.hiddenWeight = Float(distill.hiddenWeight)
+        o.linearDecay = distill.schedule == "linear"
+        o.averageLast = distill.averageLast
+        o.traceSteps = traceSteps
+        return o
     }
 }

@@ -45,10 +45,12 @@ public final class Trainer {
     var bestAveraged: Int?
     /// The running average of the last evaluations' weights (`options.averageLast`).
     var average: WeightAverage?
+    /// The scheduler of a run stopped by `until`, which a later `run` continues.
+    var started: StepScheduler?
 
     public init(model: SequenceClassifier, mode: Mode, train: EncodedDataset, validator: Validator?,
                 options: TrainingOptions, checkpointPath: String? = nil, metrics: MetricsLog? = nil,
-                label: String = "train",
+                label: String = "train", logitCache shared: LogitCache? = nil,
                 onBest: @escaping (SequenceClassifier, Validation) throws -> Void = { _, _ in }) {
         self.model = model
         self.mode = mode
@@ -63,7 +65,8 @@ public final class Trainer {
         self.onBest = onBest
         self.phase = label
         if case .distill(let teacher, _, _) = mode, options.hiddenWeight == 0 {
-            logitCache = LogitCache(count: train.sequences.count, classes: teacher.config.labelCount)
+            // A cache filled beforehand (several students of one teacher on one training set share it).
+            logitCache = shared ?? LogitCache(count: train.sequences.count, classes: teacher.config.labelCount)
         } else {
             logitCache = nil
         }
@@ -75,6 +78,8 @@ public final class Trainer {
     }
 
     public var stepsPerEpoch: Int { batcher.batchCount }
+    /// The best validation accuracy seen so far (that of the weights `onBest` was last given).
+    public var bestAccuracySoFar: Double? { bestAccuracy }
     public var totalSteps: Int { options.totalSteps(examples: trainingSet.count) }
 
     /// The examples of step `step`.
@@ -98,11 +103,20 @@ public final class Trainer {
     /// Trains to the end on `scheduler` (in this process when nil), first restoring the checkpoint
     /// when `resume` and one exists. `until` stops after that many steps in all, as an
     /// interruption would (tests use it); the weights are then left in the scheduler.
+    ///
+    /// Called again after a run stopped by `until`, it goes on from where that one stopped, on the
+    /// same scheduler (a sweep trains its trials rung by rung).
     public func run(resume: Bool = false, until: Int? = nil, on given: StepScheduler? = nil) throws -> TrainingSummary {
-        let scheduler = given ?? localScheduler()
-        let restored = resume ? try restoreCheckpoint() : nil
-        try scheduler.begin(from: restored ?? TrainerState(step: 0, optimizerStep: 0, parameters: Array(model.parameters.buffer)))
-        if restored != nil, let checkpointPath { progress.note("resumed from \(checkpointPath) at step \(step)") }
+        let scheduler: StepScheduler
+        if let running = started, given == nil || given === running {
+            scheduler = running
+        } else {
+            scheduler = given ?? localScheduler()
+            let restored = resume ? try restoreCheckpoint() : nil
+            try scheduler.begin(from: restored ?? TrainerState(step: 0, optimizerStep: 0, parameters: Array(model.parameters.buffer)))
+            if restored != nil, let checkpointPath { progress.note("resumed from \(checkpointPath) at step \(step)") }
+            started = scheduler
+        }
         let crash = FaultInjection.fromEnvironment("EDGEDISTILL_CRASH_AFTER", defaultAction: "stop")
         var books = Books()
         var coverage = EpochCoverage(examples: trainingSet.count, startStep: step, stepsPerEpoch: stepsPerEpoch)
