@@ -14,8 +14,9 @@ import Training
 /// held-out set and stopped early by successive halving: with R rungs, every surviving trial
 /// trains to 1/2^(R-1), then 1/2^(R-2), ... of its steps; after each rung but the last, the better
 /// half by held-out accuracy goes on (ties keep the earlier trial). Finished trials are measured
-/// (size, batch-1 latency, evaluation files); the chosen one is the smallest whose held-out
-/// accuracy is within `keepWithin` of the best finished trial's.
+/// (size, batch-1 latency, evaluation files) in each of `precisions` (quantizing needs no more
+/// training); the chosen one is the smallest whose held-out accuracy is within `keepWithin` of
+/// the best.
 public final class Sweep {
     /// One recipe: a name and the keys it changes, as `key=value` YAML scalars.
     public struct Trial: Sendable {
@@ -56,9 +57,11 @@ public final class Sweep {
         public var latencyP50Ms: Double = 0
         public var pareto = false
         public var chosen = false
+        /// How the measured model stores its weights: fp32, int8 or int8-emb (nil: not measured).
+        public var precision: String?
 
         enum CodingKeys: String, CodingKey {
-            case name, changes, status, steps, evaluations, parameters, pareto, chosen
+            case name, changes, status, steps, evaluations, parameters, pareto, chosen, precision
             case heldOutAccuracy = "held_out_accuracy"
             case sizeBytes = "size_bytes"
             case latencyP50Ms = "latency_p50_ms"
@@ -77,14 +80,21 @@ public final class Sweep {
     public let trials: [Trial]
     public let rungs: Int
     public let keepWithin: Double
+    /// The precisions every finished trial is measured in.
+    public let precisions: [String]
     let log: (String) -> Void
 
-    public init(base: PipelineConfig, trials: [Trial], rungs: Int = 3, keepWithin: Double = 0.005,
+    public init(base: PipelineConfig, trials: [Trial], rungs: Int = 3, keepWithin: Double = 0.005, precisions: [String] = ["fp32"],
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         guard !trials.isEmpty else { throw ModelError("a sweep needs at least one trial (--grid KEY=V1,V2 or --trial KEY=V;...)") }
         guard rungs >= 1 else { throw ModelError("--rungs must be at least 1, got \(rungs)") }
         guard keepWithin >= 0, keepWithin < 1 else { throw ModelError("--keep-within must be in [0, 1), got \(keepWithin)") }
         for trial in trials { for change in trial.changes { try Self.checkSweepable(change.key) } }
+        let unknown = precisions.filter { !["fp32", "int8", "int8-emb"].contains($0) }
+        guard !precisions.isEmpty, unknown.isEmpty else {
+            throw ModelError("--precisions takes fp32, int8 and int8-emb, got \(precisions.joined(separator: ","))")
+        }
+        self.precisions = precisions
         self.base = base
         self.trials = trials
         self.rungs = rungs
@@ -180,38 +190,61 @@ public final class Sweep {
             alive = alive.filter { kept.contains($0) }
         }
 
-        // Measure the finished trials: their kept checkpoint, as the run would ship it.
+        // Measure the finished trials: their kept checkpoint, as the run would ship it, in every
+        // precision asked for (a row each; quantizing needs no more training).
+        var rows = results.indices.filter { !alive.contains($0) }.map { results[$0] }
+        var folders: [String] = Array(repeating: "", count: rows.count)
+        let sentences = Array(data.validationData.sequences.prefix(100))
         for index in alive {
             let folder = path("trials/\(Self.folderName(trials[index].name))/student")
-            let model = try ClassifierLoader.load(directory: folder)
-            results[index].heldOutAccuracy = trainers[index].bestAccuracySoFar ?? results[index].heldOutAccuracy
-            results[index].sizeBytes = diskSize((folder as NSString).appendingPathComponent("model.safetensors"))
-            results[index].parameters = model.parameterCount
-            let sentences = Array(data.validationData.sequences.prefix(100))
-            let saved = Threads.count
-            Threads.set(1)
-            results[index].latencyP50Ms = LatencyBenchmark.batchOne(model, sequences: sentences, warmup: 5).p50Milliseconds
-            Threads.set(saved)
-            for (file, set) in zip(base.eval, data.evalSets) {
-                let encoded = EncodedDataset(set, tokenizer: data.tokenizer, maxLength: data.maxLength)
-                results[index].evaluations[file] = Evaluator.evaluate(model, on: encoded).metrics.accuracy
+            let fp32 = try SequenceClassifier.load(directory: folder).model
+            for precision in precisions {
+                var row = results[index]
+                row.precision = precision
+                if precisions.count > 1 { row.name = "\(trials[index].name) \(precision)" }
+                let model: SequenceClassifier, where_: String
+                switch precision {
+                case "fp32":
+                    model = try ClassifierLoader.load(directory: folder) as? SequenceClassifier ?? fp32
+                    where_ = folder
+                    row.heldOutAccuracy = trainers[index].bestAccuracySoFar ?? row.heldOutAccuracy
+                default:
+                    model = try fp32.quantized(.int8Dynamic, int8Embeddings: precision == "int8-emb")
+                    where_ = folder + "-" + precision
+                    try model.saveFolder(where_, vocabularyFrom: folder)
+                    row.heldOutAccuracy = validator(model).accuracy
+                }
+                row.sizeBytes = diskSize((where_ as NSString).appendingPathComponent("model.safetensors"))
+                row.parameters = model.parameterCount
+                let saved = Threads.count
+                Threads.set(1)
+                row.latencyP50Ms = LatencyBenchmark.batchOne(model, sequences: sentences, warmup: 5).p50Milliseconds
+                Threads.set(saved)
+                for (file, set) in zip(base.eval, data.evalSets) {
+                    let encoded = EncodedDataset(set, tokenizer: data.tokenizer, maxLength: data.maxLength)
+                    row.evaluations[file] = Evaluator.evaluate(model, on: encoded).metrics.accuracy
+                }
+                rows.append(row)
+                folders.append(where_)
             }
         }
-        for i in alive {
-            results[i].pareto = !alive.contains { j in
-                j != i && results[j].sizeBytes <= results[i].sizeBytes && results[j].heldOutAccuracy >= results[i].heldOutAccuracy
-                    && (results[j].sizeBytes < results[i].sizeBytes || results[j].heldOutAccuracy > results[i].heldOutAccuracy)
+        let measured = rows.indices.filter { rows[$0].sizeBytes > 0 }
+        for i in measured {
+            rows[i].pareto = !measured.contains { j in
+                j != i && rows[j].sizeBytes <= rows[i].sizeBytes && rows[j].heldOutAccuracy >= rows[i].heldOutAccuracy
+                    && (rows[j].sizeBytes < rows[i].sizeBytes || rows[j].heldOutAccuracy > rows[i].heldOutAccuracy)
             }
         }
-        let best = alive.map { results[$0].heldOutAccuracy }.max() ?? 0
-        if let chosen = alive.filter({ results[$0].heldOutAccuracy >= best - keepWithin })
-            .min(by: { (results[$0].sizeBytes, -results[$0].heldOutAccuracy) < (results[$1].sizeBytes, -results[$1].heldOutAccuracy) }) {
-            results[chosen].chosen = true
+        let best = measured.map { rows[$0].heldOutAccuracy }.max() ?? 0
+        if let chosen = measured.filter({ rows[$0].heldOutAccuracy >= best - keepWithin })
+            .min(by: { (rows[$0].sizeBytes, -rows[$0].heldOutAccuracy) < (rows[$1].sizeBytes, -rows[$1].heldOutAccuracy) }) {
+            rows[chosen].chosen = true
             let destination = path("chosen")
             try? FileManager.default.removeItem(atPath: destination)
-            try FileManager.default.copyItem(atPath: path("trials/\(Self.folderName(trials[chosen].name))/student"), toPath: destination)
-            log("sweep: chose \(trials[chosen].name) (\(destination))")
+            try FileManager.default.copyItem(atPath: folders[chosen], toPath: destination)
+            log("sweep: chose \(rows[chosen].name) (\(destination))")
         }
+        results = rows
         try write(results)
         return results
     }

@@ -19,6 +19,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "An axis of the grid: KEY=V1,V2,... (repeatable; every combination is a trial).") var grid: [String] = []
     @Option(help: "One more trial: KEY=V;KEY=V (repeatable).") var trial: [String] = []
     @Option(help: "Successive-halving rungs (1: every trial runs to the end).") var rungs = 3
+    @Option(help: "Precisions to measure every finished trial in: fp32, int8, int8-emb (comma-separated).")
+    var precisions = "fp32"
     @Option(name: .customLong("keep-within"), help: "Choose the smallest finished trial within this much held-out accuracy of the best.")
     var keepWithin = 0.005
 
@@ -60,7 +62,8 @@ struct SweepCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: sweepFile), !pipeline.overwrite {
                 throw ModelError(file: base.out, "holds a sweep already (sweep.json): pass --overwrite to replace it, or choose another --out")
             }
-            let results = try Sweep(base: base, trials: trials, rungs: rungs, keepWithin: keepWithin).run()
+            let results = try Sweep(base: base, trials: trials, rungs: rungs, keepWithin: keepWithin,
+                                    precisions: precisions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).run()
             if pipeline.json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
