@@ -143,8 +143,10 @@ enum ClusterMessages {
         var total: Int
     }
 
-    /// The size of a state part's bytes.
-    static let partBytes = 4 << 20
+    /// The size of a state part's bytes (tests make it small with EDGEDISTILL_STATE_PART_BYTES, so
+    /// that the tiny models' states travel in many parts too).
+    static let partBytes = ProcessInfo.processInfo.environment["EDGEDISTILL_STATE_PART_BYTES"]
+        .flatMap { Int($0) }.map { min(max($0, 1024), 4 << 20) } ?? 4 << 20
     /// The largest message a worker legitimately sends (a state part with its framing; reports and
     /// endpoints are far smaller): the coordinator's maximum message size, so an oversized frame
     /// from anyone is dropped by libzmq at its header, before any of it is held in memory.

@@ -29,8 +29,11 @@ final class DistributedRunTests: CLITestCase {
         func runWith(_ workers: Int) throws -> (String, Result) {
             let folder = out + "\(workers)"
             // --average-last 0.75: the coordinator averages the weights it evaluates after step 5 of 20 (at 10 and 20).
+            // States travel in parts of 4 KB here (4 MB in use), so each pull of the tiny model's state
+            // (every step: --checkpoint-every 1) is reassembled from many parts.
             let result = try run(["run"] + options + ["--out", folder, "--workers", String(workers), "--checksum-every", "3",
-                                                      "--average-last", "0.75"])
+                                                      "--average-last", "0.75"],
+                                 environment: ["EDGEDISTILL_STATE_PART_BYTES": "4096"])
             XCTAssertEqual(result.status, 0, "workers \(workers): \(result.stderr)")
             return (folder, result)
         }
