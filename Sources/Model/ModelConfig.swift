@@ -41,6 +41,10 @@ public struct ModelConfig: Equatable, Sendable {
     public var padTokenID: Int
     public var initializerRange: Double
     public var architectures: [String]
+    /// Attention heads removed from each layer (`pruned_heads` in transformers' config.json: layer ->
+    /// original head indices, sorted). A layer keeps its other heads, each still `headSize` wide, so
+    /// its q/k/v projections have `attentionWidth(l)` outputs and out_lin as many inputs.
+    public var prunedHeads: [Int: [Int]] = [:]
 
     /// A config from values; `id2label` defaults to `LABEL_0 ... LABEL_{n-1}`.
     public init(modelType: ModelType, vocabularySize: Int, hiddenSize: Int, layerCount: Int,
@@ -72,6 +76,18 @@ public struct ModelConfig: Equatable, Sendable {
 
     /// Size of one attention head.
     public var headSize: Int { hiddenSize / headCount }
+
+    /// The attention heads layer `l` runs (all `headCount` unless some were pruned).
+    public func heads(inLayer l: Int) -> Int { headCount - (prunedHeads[l]?.count ?? 0) }
+
+    /// Width of layer `l`'s attention: its heads times the head size (q, k, v outputs; out_lin inputs).
+    public func attentionWidth(_ l: Int) -> Int { heads(inLayer: l) * headSize }
+
+    /// The original indices of the heads layer `l` keeps, in order.
+    public func keptHeads(inLayer l: Int) -> [Int] {
+        let pruned = Set(prunedHeads[l] ?? [])
+        return (0..<headCount).filter { !pruned.contains($0) }
+    }
 
     // MARK: - Loading
 
@@ -171,6 +187,7 @@ public struct ModelConfig: Equatable, Sendable {
             throw ModelError(file: file, "key '\(activationKey)' is '\(activationName)', which is not supported: EdgeDistill supports \(names)")
         }
         self.activation = activation
+        self.prunedHeads = try keys.prunedHeads()
         try validate(file: file)
     }
 
@@ -209,6 +226,20 @@ public struct ModelConfig: Equatable, Sendable {
         guard Set(id2label.keys) == Set(0..<labelCount) else {
             throw ModelError(file: file, "'id2label' must map every label id 0..<\(labelCount)")
         }
+        for (layer, heads) in prunedHeads {
+            guard layer >= 0, layer < layerCount else {
+                throw ModelError(file: file, "key 'pruned_heads' names layer \(layer), but the model has layers 0...\(layerCount - 1)")
+            }
+            if let bad = heads.first(where: { $0 < 0 || $0 >= headCount }) {
+                throw ModelError(file: file, "key 'pruned_heads' names head \(bad) of layer \(layer), but layers have heads 0...\(headCount - 1)")
+            }
+            guard Set(heads).count == heads.count else {
+                throw ModelError(file: file, "key 'pruned_heads' lists a head of layer \(layer) twice")
+            }
+            guard heads.count < headCount else {
+                throw ModelError(file: file, "key 'pruned_heads' removes every head of layer \(layer): a layer keeps at least one")
+            }
+        }
     }
 
     // MARK: - Writing
@@ -226,6 +257,9 @@ public struct ModelConfig: Equatable, Sendable {
             "id2label": Dictionary(uniqueKeysWithValues: id2label.map { (String($0.key), $0.value) }),
             "label2id": Dictionary(id2label.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first }),
         ]
+        if !prunedHeads.isEmpty {
+            object["pruned_heads"] = Dictionary(uniqueKeysWithValues: prunedHeads.map { (String($0.key), $0.value.sorted()) })
+        }
         switch modelType {
         case .distilbert:
             object.merge([
@@ -376,6 +410,25 @@ private struct Keys {
             throw ModelError(file: file, "key 'num_labels' is \(declaredCount) but 'id2label' has \(labels.count) labels")
         }
         return labels
+    }
+
+    /// `pruned_heads` (string layer keys, arrays of head indices), empty when absent; layers with no
+    /// heads listed are left out.
+    func prunedHeads() throws -> [Int: [Int]] {
+        guard let raw = value("pruned_heads") else { return [:] }
+        guard let map = raw as? [String: Any] else { throw wrongType("pruned_heads", "an object of layer -> head indices", raw) }
+        var heads: [Int: [Int]] = [:]
+        for (key, list) in map {
+            guard let layer = Int(key) else {
+                throw ModelError(file: file, "key 'pruned_heads' has '\(key)', which is not a layer index")
+            }
+            guard let numbers = list as? [Any], let indices = numbers as? [Int],
+                  numbers.allSatisfy({ ($0 as? NSNumber).map { !Self.isBoolean($0) } ?? false }) else {
+                throw wrongType("pruned_heads[\"\(key)\"]", "an array of head indices", list)
+            }
+            if !indices.isEmpty { heads[layer] = indices.sorted() }
+        }
+        return heads
     }
 
     /// JSONSerialization returns booleans as NSNumber, which also casts to Int; its C type

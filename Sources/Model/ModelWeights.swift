@@ -1,6 +1,7 @@
 import Kernels
 
-// Shapes: V vocabulary, P positions, C hidden, F intermediate, K labels.
+// Shapes: V vocabulary, P positions, C hidden, A a layer's attention width (heads x head size), F
+// intermediate, K labels.
 
 /// What a forward pass reads, resolved once when the model is made: pointers to the tensors that
 /// stay fp32 (in the parameter arena) and each linear layer in the form this model runs it.
@@ -15,7 +16,7 @@ struct ModelWeights {
     }
 
     struct Layer {
-        let qkv, out, ffn1, ffn2: LinearLayer                                    // (3C, C) (C, C) (F, C) (C, F)
+        let qkv, out, ffn1, ffn2: LinearLayer                                    // (3A, C) (C, A) (F, C) (C, F)
         let norm1Weight, norm1Bias, norm2Weight, norm2Bias: UnsafeMutablePointer<Float>  // (C) each
     }
 
@@ -29,7 +30,7 @@ struct ModelWeights {
     let positions: UnsafeMutablePointer<Float>              // (P, C)
     let normWeight, normBias: UnsafeMutablePointer<Float>   // (C) the embeddings' LayerNorm
     let layers: [Layer]
-    /// The last layer's q (C, C) and k | v (2C, C) apart, for a last layer run on first tokens
+    /// The last layer's q (A, C) and k | v (2A, C) apart, for a last layer run on first tokens
     /// only (`firstTokenLayerForward`); nil without layers.
     let lastQuery, lastKeyValue: LinearLayer?
     let preClassifier, classifier: LinearLayer              // (C, C) (K, C)
@@ -50,8 +51,8 @@ struct ModelWeights {
         }
         self.init(words: .float(at("embeddings.word_embeddings.weight")), arena: arena, layout: layout, config: config,
                   layers: (0..<config.layerCount).map { l in
-                      let p = "transformer.layer.\(l)."
-                      return (linear(p + "attention.q_lin", 3 * c, c), linear(p + "attention.out_lin", c, c),
+                      let p = "transformer.layer.\(l).", a = config.attentionWidth(l)
+                      return (linear(p + "attention.q_lin", 3 * a, c), linear(p + "attention.out_lin", c, a),
                               linear(p + "ffn.lin1", f, c), linear(p + "ffn.lin2", c, f))
                   },
                   preClassifier: linear("pre_classifier", c, c), classifier: linear("classifier", k, c))
@@ -80,9 +81,9 @@ struct ModelWeights {
                          norm1Weight: at(p + "sa_layer_norm.weight"), norm1Bias: at(p + "sa_layer_norm.bias"),
                          norm2Weight: at(p + "output_layer_norm.weight"), norm2Bias: at(p + "output_layer_norm.bias"))
         }
-        let c = config.hiddenSize
-        lastQuery = layers.last?.qkv.outputs(0..<c)
-        lastKeyValue = layers.last?.qkv.outputs(c..<(3 * c))
+        let a = config.layerCount > 0 ? config.attentionWidth(config.layerCount - 1) : 0
+        lastQuery = layers.last?.qkv.outputs(0..<a)
+        lastKeyValue = layers.last?.qkv.outputs(a..<(3 * a))
         self.preClassifier = preClassifier
         self.classifier = classifier
     }

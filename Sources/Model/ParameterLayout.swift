@@ -1,4 +1,5 @@
-// Shapes: V vocabulary, P positions, C hidden, F intermediate (FFN), K labels, L layers.
+// Shapes: V vocabulary, P positions, C hidden, A = heads x head size (C unless heads were pruned),
+// F intermediate (FFN), K labels, L layers.
 
 /// Where each named tensor of a classifier lives in the one contiguous parameter arena.
 ///
@@ -32,15 +33,15 @@ public struct ParameterLayout: Sendable {
             ("embeddings.LayerNorm.bias", [c]),
         ]
         for l in 0..<config.layerCount {
-            let p = "transformer.layer.\(l)."
+            let p = "transformer.layer.\(l).", a = config.attentionWidth(l)
             specs += [
-                (p + "attention.q_lin.weight", [c, c]),
-                (p + "attention.k_lin.weight", [c, c]),
-                (p + "attention.v_lin.weight", [c, c]),
-                (p + "attention.q_lin.bias", [c]),
-                (p + "attention.k_lin.bias", [c]),
-                (p + "attention.v_lin.bias", [c]),
-                (p + "attention.out_lin.weight", [c, c]),
+                (p + "attention.q_lin.weight", [a, c]),
+                (p + "attention.k_lin.weight", [a, c]),
+                (p + "attention.v_lin.weight", [a, c]),
+                (p + "attention.q_lin.bias", [a]),
+                (p + "attention.k_lin.bias", [a]),
+                (p + "attention.v_lin.bias", [a]),
+                (p + "attention.out_lin.weight", [c, a]),
                 (p + "attention.out_lin.bias", [c]),
                 (p + "sa_layer_norm.weight", [c]),
                 (p + "sa_layer_norm.bias", [c]),

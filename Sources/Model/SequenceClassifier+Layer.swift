@@ -1,6 +1,7 @@
 import Kernels
 
-// Shapes: N packed tokens, C hidden, F intermediate, NH heads of size HS.
+// Shapes: N packed tokens, C hidden, F intermediate, NH heads of size HS (the layer's own NH, fewer
+// where heads were pruned), A = NH * HS the attention width.
 // Mirrors DistilBERT's TransformerBlock (post-norm):
 //   h1  = sa_layer_norm(out_lin(attention(q_lin x, k_lin x, v_lin x)) + x)
 //   out = output_layer_norm(dropout(lin2(gelu(lin1 h1))) + h1)
@@ -9,11 +10,11 @@ import Kernels
 extension SequenceClassifier {
     func layerForward(_ l: Int, _ batch: TokenBatch, dropoutSeed: UInt64?) {
         let a = activations, s = a.layers[l], w = weights.layers[l]
-        let (n, c, nh) = (batch.tokenCount, config.hiddenSize, config.headCount)
+        let (n, nh, aw) = (batch.tokenCount, config.heads(inLayer: l), config.attentionWidth(l))
         let (g, t) = (batch.batchSize * nh, batch.layout.sequence)
         let x = a.input(ofLayer: l)
 
-        let qkv = s.qkv.reserve(n * 3 * c)
+        let qkv = s.qkv.reserve(n * 3 * aw)
         linear(w.qkv, qkv, x, rows: n)
         let attentionDropout = dropoutSeed != nil ? Float(config.attentionDropout) : 0
         let saved = AttentionSaved(
@@ -22,7 +23,7 @@ extension SequenceClassifier {
             dropped: attentionDropout > 0 ? s.dropped.reserve(g * t * t) : nil,
             scratch: a.attentionScratch.reserve(
                 AttentionSaved.scratchCount(matrices: g, rows: t, sequence: t, headSize: config.headSize)))
-        let context = s.context.reserve(n * c)
+        let context = s.context.reserve(n * aw)
         attentionForward(context, saved, qkv, batch.layout, heads: nh, headSize: config.headSize,
                          dropout: attentionDropout, seed: (dropoutSeed ?? 0) &+ 1, firstSentence: batch.origin.sentences)
         layerTailForward(l, batch, rows: n, context: context, input: x, dropoutSeed: dropoutSeed, firstTokens: false)
@@ -30,7 +31,7 @@ extension SequenceClassifier {
 
     /// The layer after attention, on `rows` rows: all N tokens, or (`firstTokens`) the B first tokens:
     ///   h1 = sa_layer_norm(out_lin(context) + input),  out = output_layer_norm(dropout(lin2(gelu(lin1 h1))) + h1)
-    /// `context` and `input` are (rows, C); the output goes to the layer's `output` (rows, C). Each
+    /// `context` is (rows, A), `input` (rows, C); the output goes to the layer's `output` (rows, C). Each
     /// row's dropout mask is drawn by its place in the whole (N, C) batch either way.
     func layerTailForward(_ l: Int, _ batch: TokenBatch, rows n: Int, context: UnsafePointer<Float>,
                           input x: UnsafePointer<Float>, dropoutSeed: UInt64?, firstTokens: Bool) {
@@ -72,23 +73,24 @@ extension SequenceClassifier {
         let x = a.input(ofLayer: l)
 
         let (dcontext, dr1) = layerTailBackward(l, rows: n, dout)
-        let dqkv = a.dQKV.reserve(n * 3 * c)
+        let (nh, aw) = (config.heads(inLayer: l), config.attentionWidth(l))
+        let dqkv = a.dQKV.reserve(n * 3 * aw)
         let hs = config.headSize
         let t = batch.layout.sequence
         let saved = AttentionSaved(probs: s.probs.p,
                                    dropMask: a.dropout && config.attentionDropout > 0 ? s.dropMask.p : nil,
                                    dropped: a.dropout && config.attentionDropout > 0 ? s.dropped.p : nil,
                                    scratch: a.attentionScratch.reserve(AttentionSaved.scratchCount(
-                                       matrices: batch.batchSize * config.headCount, rows: t, sequence: t, headSize: hs)))
-        attentionBackward(dqkv, dcontext, saved, s.qkv.p, batch.layout, heads: config.headCount, headSize: hs)
+                                       matrices: batch.batchSize * nh, rows: t, sequence: t, headSize: hs)))
+        attentionBackward(dqkv, dcontext, saved, s.qkv.p, batch.layout, heads: nh, headSize: hs)
         if dinput != dr1 { dinput.update(from: dr1, count: n * c) }
         linearBackward(dinput, dw.qkvWeight, dw.qkvBias, dqkv, x, w.qkvWeight,
-                       rows: n, inputs: c, outputs: 3 * c, accumulate: true)
+                       rows: n, inputs: c, outputs: 3 * aw, accumulate: true)
     }
 
     /// Backward of `layerTailForward` on `rows` rows, from `dout` (rows, C), the gradient of the
     /// layer's output (read before anything is written). Returns the gradients of the context
-    /// (`dContext`) and of the tail's residual input (`dResidual`), both (rows, C).
+    /// (`dContext`, (rows, A)) and of the tail's residual input (`dResidual`, (rows, C)).
     func layerTailBackward(_ l: Int, rows n: Int, _ dout: UnsafePointer<Float>)
         -> (dcontext: UnsafeMutablePointer<Float>, dinput: UnsafeMutablePointer<Float>) {
         let a = activations, s = a.layers[l]
@@ -112,9 +114,10 @@ extension SequenceClassifier {
         let dr1 = a.dResidual.p
         layerNormBackward(dr1, dw.norm1Weight, dw.norm1Bias, dh1, s.residual1.p, w.norm1Weight,
                           s.mean1.p, s.rstd1.p, rows: n, features: c)
-        let dcontext = a.dContext.reserve(n * c)
+        let aw = config.attentionWidth(l)
+        let dcontext = a.dContext.reserve(n * aw)
         linearBackward(dcontext, dw.outWeight, dw.outBias, dr1, s.context.p, w.outWeight,
-                       rows: n, inputs: c, outputs: c)
+                       rows: n, inputs: aw, outputs: c)
         return (dcontext, dr1)
     }
 }

@@ -27,6 +27,8 @@ extension SequenceClassifier {
         }
         var studentConfig = config
         studentConfig.layerCount = chosen.count
+        studentConfig.prunedHeads = [:]
+        for (l, source) in chosen.enumerated() { if let heads = config.prunedHeads[source] { studentConfig.prunedHeads[l] = heads } }
         let student = SequenceClassifier(config: studentConfig, headActivation: headActivation)
         for entry in student.layout.entries {
             var source = entry.name

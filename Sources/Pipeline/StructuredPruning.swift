@@ -4,24 +4,30 @@ import Kernels
 import Model
 import Training
 
-/// Structured pruning of a distilled student's FFN neurons: each neuron is ranked by the
-/// gradient-times-weight criterion on distillation batches of the training data (`ffnImportance`,
-/// summed over `importanceBatches` batches), every layer keeps its `keep` best, and the smaller
-/// student is briefly distilled again from the teacher (the configuration's distillation recipe,
-/// its best held-out checkpoint kept). The result has the standard layout with a smaller FFN.
+/// Structured pruning of a distilled student's attention heads and FFN neurons: each head and
+/// neuron is ranked by the gradient-times-weight criterion on distillation batches of the training
+/// data (`headImportance`, `ffnImportance`, summed over `importanceBatches` batches), every layer
+/// keeps its `heads` best heads and `ffn` best neurons, and the smaller student is briefly
+/// distilled again from the teacher (the configuration's distillation recipe, its best held-out
+/// checkpoint kept). The result has the standard layout: a smaller FFN (`intermediate_size`) and
+/// the removed heads listed in `pruned_heads`.
 public struct StructuredPruning {
     public let config: PipelineConfig
     public let student: String
-    public let keep: Int
+    /// Heads and FFN neurons each layer keeps; nil leaves that part as it is.
+    public let heads: Int?
+    public let ffn: Int?
     public let importanceBatches: Int
     let log: (String) -> Void
 
-    public init(config: PipelineConfig, student: String, keep: Int, importanceBatches: Int = 50,
+    public init(config: PipelineConfig, student: String, heads: Int? = nil, ffn: Int? = nil, importanceBatches: Int = 50,
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         guard importanceBatches >= 1 else { throw ModelError("--importance-batches must be at least 1, got \(importanceBatches)") }
+        guard heads != nil || ffn != nil else { throw ModelError("say what to prune: --heads N, --ffn N or both") }
         self.config = config
         self.student = student
-        self.keep = keep
+        self.heads = heads
+        self.ffn = ffn
         self.importanceBatches = importanceBatches
         self.log = log
     }
@@ -49,13 +55,20 @@ public struct StructuredPruning {
         let ranking = TrainingStep(model: model, mode: .distill(teacher: teacher.model, loss: loss, layers: []), data: data.trainData,
                                    options: options, totalSteps: importanceBatches)
         let batches = Batcher(count: data.trainData.count, batchSize: options.batchSize, seed: options.seed &+ 7).batches(epoch: 0)
-        var importance = [[Double]](repeating: [Double](repeating: 0, count: model.config.intermediateSize), count: model.config.layerCount)
+        func add(_ total: inout [[Double]], _ scores: [[Double]]) {
+            if total.isEmpty { total = scores } else { for l in scores.indices { for i in scores[l].indices { total[l][i] += scores[l][i] } } }
+        }
+        var headScores: [[Double]] = [], ffnScores: [[Double]] = []
         for (i, batch) in batches.prefix(importanceBatches).enumerated() {
             _ = try ranking.gradients(step: i, batch)
-            for (l, scores) in model.ffnImportance().enumerated() { for n in scores.indices { importance[l][n] += scores[n] } }
+            add(&headScores, model.headImportance())
+            add(&ffnScores, model.ffnImportance())
         }
-        let pruned = try model.pruningFFN(keep: keep, importance: importance)
-        log("prune: FFN neurons \(model.config.intermediateSize) -> \(keep) per layer, parameters \(model.parameterCount) -> \(pruned.parameterCount), "
+        var pruned = model
+        if let heads { pruned = try pruned.pruningHeads(keep: heads, importance: headScores) }
+        if let ffn { pruned = try pruned.pruningFFN(keep: ffn, importance: ffnScores) }
+        let described = [heads.map { "attention heads \(model.config.headCount) -> \($0)" }, ffn.map { "FFN neurons \(model.config.intermediateSize) -> \($0)" }]
+        log("prune: " + described.compactMap { $0 }.joined(separator: ", ") + " per layer, parameters \(model.parameterCount) -> \(pruned.parameterCount), "
             + "ranked on \(min(importanceBatches, batches.count)) batches")
 
         // Distil the pruned student again, keeping its best held-out checkpoint.
@@ -68,7 +81,8 @@ public struct StructuredPruning {
         }
         let summary = try trainer.run()
         var report: [String: Any] = [
-            "student": folder, "ffn_before": model.config.intermediateSize, "ffn_after": keep,
+            "student": folder, "ffn_before": model.config.intermediateSize, "ffn_after": pruned.config.intermediateSize,
+            "heads_before": model.config.headCount, "heads_after": (0..<pruned.config.layerCount).map { pruned.config.heads(inLayer: $0) },
             "parameters_before": model.parameterCount, "parameters_after": pruned.parameterCount,
             "held_out_after_pruning": before, "held_out_after_distillation": summary.bestAccuracy ?? before,
             "held_out_original": validator(model).accuracy, "steps": summary.steps,

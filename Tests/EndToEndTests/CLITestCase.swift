@@ -35,8 +35,8 @@ class CLITestCase: XCTestCase {
     }
 
     /// A copy of the tiny DistilBERT fixture with a 120-token vocabulary so it can tokenize.
-    func tinyModel() throws -> String {
-        let source = Self.packageRoot.appendingPathComponent("Tests/Fixtures/models/distilbert").path
+    func tinyModel(fixture: String = "distilbert") throws -> String {
+        let source = Self.packageRoot.appendingPathComponent("Tests/Fixtures/models/" + fixture).path
         let dir = scratch.appendingPathComponent("tiny-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for name in ["config.json", "model.safetensors"] {

@@ -34,12 +34,16 @@ final class ONNXExportTests: CLITestCase {
         let int8 = scratch.appendingPathComponent("int8").path, int8Words = scratch.appendingPathComponent("int8-emb").path
         XCTAssertEqual(try run(["quantize", "--model", model, "--int8", "--out", int8]).status, 0)
         XCTAssertEqual(try run(["quantize", "--model", model, "--int8", "--int8-embeddings", "--out", int8Words]).status, 0)
+        // Heads pruned by transformers (pruned_heads, narrower attention in each layer), fp32 and int8.
+        let pruned = try tinyModel(fixture: "distilbert-pruned-heads"), prunedInt8 = scratch.appendingPathComponent("pruned-int8").path
+        XCTAssertEqual(try run(["quantize", "--model", pruned, "--int8", "--out", prunedInt8]).status, 0)
         let out = scratch.appendingPathComponent("onnx").path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let tokenizer = try BertTokenizer.load(directory: model)
         let sentences = ["a good film", "it is not a bad movie , and it is great !", "bad", "the film of the movie is good and not bad"]
         let ids = sentences.map { tokenizer.encode($0, maxLength: 32) }
-        for (folder, tolerance) in [(model, Self.fp32Tolerance), (int8, Self.int8Tolerance), (int8Words, Self.int8Tolerance)] {
+        for (folder, tolerance) in [(model, Self.fp32Tolerance), (int8, Self.int8Tolerance), (int8Words, Self.int8Tolerance),
+                                    (pruned, Self.fp32Tolerance), (prunedInt8, Self.int8Tolerance)] {
             let file = out + "/" + (folder as NSString).lastPathComponent + ".onnx"
             let exported = try run(["export", "--model", folder, "--onnx", file])
             XCTAssertEqual(exported.status, 0, exported.stderr)

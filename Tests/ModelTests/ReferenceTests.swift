@@ -12,8 +12,8 @@ final class ReferenceTests: XCTestCase {
         let file: SafetensorsFile
     }
 
-    func loadReference(_ family: String) throws -> Reference {
-        let file = try SafetensorsFile(path: try Fixtures.path("models/\(family)/reference.safetensors"))
+    func loadReference(_ folder: String) throws -> Reference {
+        let file = try SafetensorsFile(path: try Fixtures.path("models/\(folder)/reference.safetensors"))
         let ids = try Fixtures.tensor(file, "input_ids").map { Int32($0) }
         let lengths = try Fixtures.tensor(file, "lengths").map { Int($0) }
         let t = ids.count / lengths.count
@@ -36,9 +36,10 @@ final class ReferenceTests: XCTestCase {
         return (0.5 * ce + 0.5 * kl, ce, kl, gradient)
     }
 
-    func checkFamily(_ family: String) throws {
-        let reference = try loadReference(family)
-        let loaded = try SequenceClassifier.load(directory: try Fixtures.path("models/\(family)"))
+    /// `folder` (default: the family's own) holds the checkpoint and its reference.safetensors.
+    func checkFamily(_ family: String, folder: String? = nil) throws {
+        let reference = try loadReference(folder ?? family)
+        let loaded = try SequenceClassifier.load(directory: try Fixtures.path("models/\(folder ?? family)"))
         let teacher = try SequenceClassifier.load(directory: try Fixtures.path("models/teacher")).model
         let model = loaded.model
         XCTAssertFalse(loaded.initializedHead)
@@ -93,6 +94,10 @@ final class ReferenceTests: XCTestCase {
 
     func testDistilBERTMatchesTransformers() throws { try checkFamily("distilbert") }
     func testBERTMatchesTransformers() throws { try checkFamily("bert") }
+    // Checkpoints whose heads transformers 4.x pruned (scripts/make_head_pruning_fixtures.py):
+    // config.json's pruned_heads and narrower q/k/v/out_lin, read as transformers reads them.
+    func testHeadPrunedDistilBERTMatchesTransformers() throws { try checkFamily("distilbert", folder: "distilbert-pruned-heads") }
+    func testHeadPrunedBERTMatchesTransformers() throws { try checkFamily("bert", folder: "bert-pruned-heads") }
 
     /// Three AdamW steps on the fixture batch reproduce PyTorch's losses.
     func testAdamWStepsMatchPyTorch() throws {

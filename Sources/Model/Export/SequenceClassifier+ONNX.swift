@@ -1,7 +1,7 @@
 import Files
 import Foundation
 
-// Shapes: B batch, S sequence, C hidden, H heads, D head size, F intermediate, K labels.
+// Shapes: B batch, S sequence, C hidden, H a layer's heads, D head size, A = H * D, F intermediate, K labels.
 
 extension SequenceClassifier {
     /// The classifier as an ONNX model (opset 17): inputs `input_ids` and `attention_mask` (int64,
@@ -11,8 +11,7 @@ extension SequenceClassifier {
     /// s32) against the int8 weights, then scale per row and per output channel.
     public func onnxModel() -> [UInt8] {
         var g = ONNXGraph()
-        let (c, heads, k) = (config.hiddenSize, config.headCount, config.labelCount)
-        let d = c / heads
+        let (c, d, k) = (config.hiddenSize, config.headSize, config.labelCount)
         let epsilon = Float(config.layerNormEpsilon)
         g.input("input_ids", .int64, [.named("batch"), .named("sequence")])
         g.input("attention_mask", .int64, [.named("batch"), .named("sequence")])
@@ -49,22 +48,21 @@ extension SequenceClassifier {
         let additive = g.node("Mul", [padding, g.floats("const.lowest", [-Float.greatestFiniteMagnitude], shape: [])])
         let mask = g.node("Unsqueeze", [additive, g.int64s("const.axes12", [1, 2], shape: [2])])
 
-        let split = g.int64s("const.qkv_split", [Int64(c), Int64(c), Int64(c)], shape: [3])
-        let toHeads = g.int64s("const.to_heads", [0, 0, Int64(heads), Int64(d)], shape: [4])
-        let toHidden = g.int64s("const.to_hidden", [0, 0, Int64(c)], shape: [3])
         let scale = g.floats("const.attention_scale", [1 / Float(d).squareRoot()], shape: [])
         let firstIndex = g.int64s("const.first", [0], shape: [])
-        let kvSplit = g.int64s("const.kv_split", [Int64(c), Int64(c)], shape: [2])
-        let toOneRow = g.int64s("const.to_one_row", [0, 1, Int64(heads), Int64(d)], shape: [4])
-        let toRow = g.int64s("const.to_row", [0, Int64(c)], shape: [2])
         for (l, layer) in weights.layers.enumerated() {
             let p = "transformer.layer.\(l)."
+            // This layer's heads (fewer where some were pruned) and attention width A = heads * D.
+            let (heads, a) = (Int64(config.heads(inLayer: l)), Int64(config.attentionWidth(l)))
+            let toHeads = g.int64s(p + "const.to_heads", [0, 0, heads, Int64(d)], shape: [4])
             // The last layer only feeds the head, which reads the first token: as this model runs
             // it, keys and values for every token, everything else for the first token only.
             let last = l == weights.layers.count - 1
             let query: String, key: String, value: String, residual: String
             if last, let lastQuery = weights.lastQuery, let lastKeyValue = weights.lastKeyValue {
                 residual = g.node("Gather", [hidden, firstIndex], attributes: [("axis", .int(1))])              // (B, C)
+                let toOneRow = g.int64s(p + "const.to_one_row", [0, 1, heads, Int64(d)], shape: [4])
+                let kvSplit = g.int64s(p + "const.kv_split", [a, a], shape: [2])
                 let q = linear(&g, residual, lastQuery, p + "attention.q_lin")
                 query = g.node("Transpose", [g.node("Reshape", [q, toOneRow])], attributes: [("perm", .ints([0, 2, 1, 3]))])  // (B, H, 1, D)
                 let kv = g.nodes("Split", [linear(&g, hidden, lastKeyValue, p + "attention.kv"), kvSplit],
@@ -74,6 +72,7 @@ extension SequenceClassifier {
             } else {
                 residual = hidden
                 let qkv = linear(&g, hidden, layer.qkv, p + "attention.qkv")
+                let split = g.int64s(p + "const.qkv_split", [a, a, a], shape: [3])
                 let parts = g.nodes("Split", [qkv, split], outputs: [g.name("q"), g.name("k"), g.name("v")], attributes: [("axis", .int(-1))])
                 // (B, S, C) -> (B, H, S, D) for queries and values, (B, H, D, S) for keys.
                 query = g.node("Transpose", [g.node("Reshape", [parts[0], toHeads])], attributes: [("perm", .ints([0, 2, 1, 3]))])
@@ -83,7 +82,8 @@ extension SequenceClassifier {
             let scores = g.node("Add", [g.node("Mul", [g.node("MatMul", [query, key]), scale]), mask])
             let probabilities = g.node("Softmax", [scores], attributes: [("axis", .int(-1))])
             let context = g.node("Reshape", [g.node("Transpose", [g.node("MatMul", [probabilities, value])],
-                                                    attributes: [("perm", .ints([0, 2, 1, 3]))]), last ? toRow : toHidden])
+                                                    attributes: [("perm", .ints([0, 2, 1, 3]))]),
+                                          g.int64s(p + "const.to_context", last ? [0, a] : [0, 0, a], shape: [last ? 2 : 3])])
             let attended = g.node("Add", [linear(&g, context, layer.out, p + "attention.out_lin"), residual])
             let normed = layerNorm(attended, layer.norm1Weight, layer.norm1Bias, p + "sa_layer_norm")
             let inner = gelu(&g, linear(&g, normed, layer.ffn1, p + "ffn.lin1"))

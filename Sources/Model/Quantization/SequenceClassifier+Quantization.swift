@@ -59,10 +59,10 @@ extension SequenceClassifier {
             Int8Linear(quantizing: weight, bias: bias, outputs: outputs, inputs: inputs)
         }
         let layers = (0..<config.layerCount).map { l in
-            let w = layerView(l, in: parameters)
-            // q, k and v quantized as one (3C, C) layer: the scales are per output, so this is
+            let w = layerView(l, in: parameters), a = config.attentionWidth(l)
+            // q, k and v quantized as one (3A, C) layer: the scales are per output, so this is
             // quantizing each apart, and the fused layer runs in one call as the fp32 model's does.
-            return (qkv: int8(w.qkvWeight, w.qkvBias, 3 * c, c), out: int8(w.outWeight, w.outBias, c, c),
+            return (qkv: int8(w.qkvWeight, w.qkvBias, 3 * a, c), out: int8(w.outWeight, w.outBias, c, a),
                     ffn1: int8(w.ffn1Weight, w.ffn1Bias, f, c), ffn2: int8(w.ffn2Weight, w.ffn2Bias, c, f))
         }
         let linears = ModelWeights.Int8Layers(

@@ -48,10 +48,10 @@ extension SequenceClassifier {
         norm("embeddings.LayerNorm.weight")
         norm("embeddings.LayerNorm.bias")
         for (l, layer) in weights.layers.enumerated() {
-            let p = "transformer.layer.\(l)."
-            linear(p + "attention.q_lin", layer.qkv, rows: 0..<c)
-            linear(p + "attention.k_lin", layer.qkv, rows: c..<(2 * c))
-            linear(p + "attention.v_lin", layer.qkv, rows: (2 * c)..<(3 * c))
+            let p = "transformer.layer.\(l).", a = config.attentionWidth(l)
+            linear(p + "attention.q_lin", layer.qkv, rows: 0..<a)
+            linear(p + "attention.k_lin", layer.qkv, rows: a..<(2 * a))
+            linear(p + "attention.v_lin", layer.qkv, rows: (2 * a)..<(3 * a))
             linear(p + "attention.out_lin", layer.out, rows: 0..<c)
             linear(p + "ffn.lin1", layer.ffn1, rows: 0..<layer.ffn1.outputs)
             linear(p + "ffn.lin2", layer.ffn2, rows: 0..<c)
@@ -158,9 +158,9 @@ extension SequenceClassifier {
             words = Int8Embeddings(table: try int8s("embeddings.word_embeddings.weight", [v, c]), scales: scales)
         }
         let layers = try (0..<config.layerCount).map { l in
-            let p = "transformer.layer.\(l)."
-            return (qkv: try linear(["q_lin", "k_lin", "v_lin"].map { p + "attention." + $0 }, outputs: c, inputs: c),
-                    out: try linear([p + "attention.out_lin"], outputs: c, inputs: c),
+            let p = "transformer.layer.\(l).", a = config.attentionWidth(l)
+            return (qkv: try linear(["q_lin", "k_lin", "v_lin"].map { p + "attention." + $0 }, outputs: a, inputs: c),
+                    out: try linear([p + "attention.out_lin"], outputs: c, inputs: a),
                     ffn1: try linear([p + "ffn.lin1"], outputs: f, inputs: c),
                     ffn2: try linear([p + "ffn.lin2"], outputs: c, inputs: f))
         }
