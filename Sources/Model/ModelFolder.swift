@@ -18,7 +18,7 @@ extension SequenceClassifier {
         let fm = FileManager.default
         let partial = directory + ".partial"
         try? fm.removeItem(atPath: partial)
-        try save(directory: partial)
+        try save(directory: partial, metadata: VocabularyFingerprint.metadata(vocabularyIn: source))
         let vocab = (source as NSString).appendingPathComponent("vocab.txt")
         do {
             try fm.copyItem(atPath: vocab, toPath: (partial as NSString).appendingPathComponent("vocab.txt"))

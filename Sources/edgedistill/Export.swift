@@ -25,6 +25,7 @@ struct Export: ParsableCommand {
             guard let classifier = try ClassifierLoader.load(directory: model) as? SequenceClassifier else {
                 throw ModelError(file: model, "cannot export this kind of model")
             }
+            try classifier.checkVocabulary(of: BertTokenizer.load(directory: model), directory: model)
             try classifier.exportONNX(to: onnx, tokenizerFrom: model)
             try printResult(["onnx": onnx, "scheme": classifier.quantization.rawValue, "size_bytes": diskSize(onnx),
                              "opset": 17, "inputs": ["input_ids", "attention_mask"], "outputs": ["logits"]], json: json)

@@ -32,6 +32,7 @@ struct Quantize: ParsableCommand {
             if loaded.initializedHead {
                 throw ModelError(file: model, "this model has no trained classification head: fine-tune it first")
             }
+            try loaded.model.checkVocabulary(of: BertTokenizer.load(directory: model), directory: model)
             let scheme: QuantizationScheme = int8 ? .int8Dynamic : .fp16
             try loaded.model.quantized(scheme, int8Embeddings: int8Embeddings).saveFolder(out, vocabularyFrom: model)
             let before = diskSize((model as NSString).appendingPathComponent("model.safetensors"))

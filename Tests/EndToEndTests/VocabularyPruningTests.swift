@@ -52,4 +52,33 @@ final class VocabularyPruningTests: CLITestCase {
         try assertFails(["prune-vocab", "--model", int8, "--texts", texts, "--out", out], mentions: [int8])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a refused pruning wrote a folder")
     }
+
+    /// A vocab.txt from another model beside a model: the original one beside a pruned model (larger
+    /// than the embeddings), and the pruned one beside the original (smaller, so only the vocabulary
+    /// recorded at writing catches it, as ids would silently name other rows). Every command that
+    /// reads the folder refuses and names vocab.txt; nothing is written.
+    func testAVocabularyFromAnotherModelIsRefused() throws {
+        let model = try tinyModel()
+        let texts = try tinyData(["a good film\t0", "the movie is bad\t1"])
+        let pruned = scratch.appendingPathComponent("pruned").path, full = scratch.appendingPathComponent("full").path
+        XCTAssertEqual(try run(["prune-vocab", "--model", model, "--texts", texts, "--out", pruned]).status, 0)
+        XCTAssertEqual(try run(["quantize", "--model", model, "--fp16", "--out", full]).status, 0)
+        let (prunedVocabulary, fullVocabulary) = (try String(contentsOfFile: pruned + "/vocab.txt", encoding: .utf8),
+                                                  try String(contentsOfFile: model + "/vocab.txt", encoding: .utf8))
+        // The fixture model was not written by EdgeDistill (no recorded vocabulary): its size is checked.
+        let larger = fullVocabulary + "\n" + (0..<50).map { "[extra\($0)]" }.joined(separator: "\n")
+        let swapped = [(model, larger, "does not belong to this model"), (pruned, fullVocabulary, "written with this model"),
+                       (full, prunedVocabulary, "written with this model")]
+        for (folder, vocabulary, message) in swapped {
+            try vocabulary.write(toFile: folder + "/vocab.txt", atomically: true, encoding: .utf8)
+            let out = scratch.appendingPathComponent("out-\(UUID().uuidString.prefix(6))").path
+            for command in [["predict", "--model", folder, "good"], ["eval", "--model", folder, "--data", texts],
+                            ["quantize", "--model", folder, "--int8", "--out", out], ["export", "--model", folder, "--onnx", out + ".onnx"],
+                            ["prune-vocab", "--model", folder, "--texts", texts, "--out", out]] {
+                try assertFails(command, mentions: [message])
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a refused command wrote \(out)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".onnx"))
+        }
+    }
 }

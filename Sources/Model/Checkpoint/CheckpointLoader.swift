@@ -29,7 +29,9 @@ extension SequenceClassifier {
                 ? " (found pytorch_model.bin: convert it with transformers' save_pretrained(safe_serialization=True))" : ""
             throw ModelError(file: path, "missing model.safetensors\(hint)")
         }
-        return try load(config: config, file: SafetensorsFile(path: path), seed: seed, labelNames: labelNames)
+        let file = try SafetensorsFile(path: path)
+        try VocabularyFingerprint.check(directory: directory, metadata: file.metadata)
+        return try load(config: config, file: file, seed: seed, labelNames: labelNames)
     }
 
     static func load(config: ModelConfig, file: SafetensorsFile, seed: UInt64, labelNames: [String]? = nil) throws -> LoadedCheckpoint {

@@ -76,6 +76,7 @@ extension SequenceClassifier {
                         QuantizationScheme.embeddingsKey: int8Embeddings ? "true" : "false",
                         QuantizationScheme.headKey: headActivation.rawValue,
                         QuantizationScheme.checksumKey: QuantizationChecksum.of(tensors)]
+            .merging(VocabularyFingerprint.metadata(vocabularyIn: source)) { a, _ in a }
         var config = self.config
         config.modelType = .distilbert
         config.typeVocabularySize = 0
@@ -93,6 +94,7 @@ extension SequenceClassifier {
         let config = try ModelConfig.load(directory: directory)
         let path = (directory as NSString).appendingPathComponent("model.safetensors")
         let file = try SafetensorsFile(path: path)
+        try VocabularyFingerprint.check(directory: directory, metadata: file.metadata)
         let scheme = try QuantizationScheme(metadata: file.metadata, file: path)
         guard scheme == .int8Dynamic else {
             throw ModelError(file: path, "expected quantization scheme 'int8-dynamic' in metadata key '\(QuantizationScheme.metadataKey)', found '\(scheme.rawValue)'")
@@ -204,6 +206,7 @@ extension SequenceClassifier {
         var metadata = file.metadata
         metadata[QuantizationScheme.metadataKey] = QuantizationScheme.fp16.rawValue
         metadata[QuantizationScheme.checksumKey] = QuantizationChecksum.of(tensors)
+        metadata.merge(VocabularyFingerprint.metadata(vocabularyIn: source)) { _, new in new }
         let config = try ModelConfig.load(directory: staging)
         try writeModelFolder(directory, vocabularyFrom: source) { partial in
             try SafetensorsWriter.write(tensors, metadata: metadata,
