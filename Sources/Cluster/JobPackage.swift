@@ -22,10 +22,11 @@ enum JobPackage {
         }
     }
 
-    static func dataSections(_ data: EncodedDataset) -> [(name: String, bytes: [UInt8])] {
-        [("train.lengths", SectionCoding.bytes(of: data.sequences.map { Int32($0.count) })),
-         ("train.ids", SectionCoding.bytes(of: data.sequences.flatMap { $0 })),
-         ("train.labels", SectionCoding.bytes(of: data.labels))]
+    /// A tokenized set as sections `PREFIX.lengths`, `PREFIX.ids` and `PREFIX.labels`.
+    static func dataSections(_ data: EncodedDataset, prefix: String = "train") -> [(name: String, bytes: [UInt8])] {
+        [(prefix + ".lengths", SectionCoding.bytes(of: data.sequences.map { Int32($0.count) })),
+         (prefix + ".ids", SectionCoding.bytes(of: data.sequences.flatMap { $0 })),
+         (prefix + ".labels", SectionCoding.bytes(of: data.labels))]
     }
 
     static func stateSections(_ state: TrainerState) -> [(name: String, bytes: [UInt8])] {
@@ -55,16 +56,16 @@ enum JobPackage {
         return state
     }
 
-    static func dataset<H>(from envelope: Envelope<H>, vocabularySize: Int) throws -> EncodedDataset {
-        let lengths = try SectionCoding.int32s(try envelope.section("train.lengths"), name: "train.lengths")
-        let ids = try SectionCoding.int32s(try envelope.section("train.ids"), name: "train.ids")
-        let labels = try SectionCoding.int32s(try envelope.section("train.labels"), name: "train.labels")
+    static func dataset<H>(from envelope: Envelope<H>, vocabularySize: Int, prefix: String = "train") throws -> EncodedDataset {
+        let lengths = try SectionCoding.int32s(try envelope.section(prefix + ".lengths"), name: prefix + ".lengths")
+        let ids = try SectionCoding.int32s(try envelope.section(prefix + ".ids"), name: prefix + ".ids")
+        let labels = try SectionCoding.int32s(try envelope.section(prefix + ".labels"), name: prefix + ".labels")
         guard lengths.count == labels.count, lengths.allSatisfy({ $0 > 0 }),
               lengths.reduce(0, { $0 + Int($1) }) == ids.count else {
-            throw WireError.malformedPayload("training set: \(lengths.count) lengths, \(labels.count) labels and \(ids.count) ids do not fit together")
+            throw WireError.malformedPayload("\(prefix) set: \(lengths.count) lengths, \(labels.count) labels and \(ids.count) ids do not fit together")
         }
         guard ids.allSatisfy({ $0 >= 0 && Int($0) < vocabularySize }) else {
-            throw WireError.malformedPayload("training set has token ids outside the vocabulary of \(vocabularySize)")
+            throw WireError.malformedPayload("\(prefix) set has token ids outside the vocabulary of \(vocabularySize)")
         }
         var sequences: [[Int32]] = []
         sequences.reserveCapacity(lengths.count)

@@ -82,6 +82,8 @@ public final class Sweep {
     public let keepWithin: Double
     /// The precisions every finished trial is measured in.
     public let precisions: [String]
+    /// Runs the trials on a coordinator's workers (each trial on one); nil: in this process.
+    public var executor: TrialExecutor?
     let log: (String) -> Void
 
     public init(base: PipelineConfig, trials: [Trial], rungs: Int = 3, keepWithin: Double = 0.005, precisions: [String] = ["fp32"],
@@ -151,44 +153,52 @@ public final class Sweep {
                    data.trainData.count, Date().timeIntervalSince(started), trials.count, rungs))
 
         let validator = Evaluator.validator(on: data.validationData, batchSize: base.distillationOptions().evalBatchSize)
-        let trainers = try zip(trials, configs).map { trial, config -> Trainer in
-            let layers = try config.studentLayers(teacherLayers: teacher.config.layerCount)
+        let specs = try zip(trials, configs).enumerated().map { index, pair -> TrialSpec in
+            let (trial, config) = pair
             var options = config.distillationOptions()
             options.checkpointEvery = 0
-            let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
-            let folder = path("trials/\(Self.folderName(trial.name))/student")
-            let trainer = Trainer(model: try teacher.student(layers: layers), mode: .distill(teacher: teacher, loss: loss, layers: layers),
-                                  train: data.trainData, validator: validator, options: options, label: trial.name,
-                                  logitCache: options.hiddenWeight == 0 ? cache : nil) { model, _ in
-                try model.saveFolder(folder, vocabularyFrom: self.base.teacher)
-            }
-            trainer.progress.quiet = true
-            return trainer
+            let job = TrainingJob(phase: "student", modelFolder: base.teacher, labelNames: data.train.labelNames, seed: config.seed,
+                                  options: options, studentLayers: try config.studentLayers(teacherLayers: teacher.config.layerCount),
+                                  temperature: config.distill.temperature, alpha: config.distill.alpha)
+            return TrialSpec(index: index, name: trial.name, job: job)
         }
+        let scheduler = try executor?.trialScheduler(teacherFolder: base.teacher, labelNames: data.train.labelNames, train: data.trainData,
+                                                     validation: data.validationData, teacherLogits: cache)
+            ?? LocalTrials(teacher: teacher, train: data.trainData, validator: validator, teacherLogits: cache)
+        let totalSteps = specs.map { $0.job.options.totalSteps(examples: data.trainData.count) }
 
         // Successive halving over the rungs.
         var alive = Array(trials.indices)
         var results = trials.map { Result(name: $0.name, changes: Dictionary($0.changes.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
                                           status: "finished", steps: 0, heldOutAccuracy: 0) }
+        var progress: [Int: TrialProgress] = [:]
         for rung in 0..<rungs {
             let fraction = 1 / Double(1 << (rungs - 1 - rung))
+            let work = alive.map { (trial: specs[$0], until: max(1, Int((Double(totalSteps[$0]) * fraction).rounded(.up)))) }
+            let reached = try scheduler.run(work)
             var scores: [Int: Double] = [:]
             for index in alive {
-                let trainer = trainers[index]
-                let summary = try trainer.run(until: max(1, Int((Double(trainer.totalSteps) * fraction).rounded(.up))))
-                let now = validator(trainer.model).accuracy
-                scores[index] = max(now, summary.bestAccuracy ?? now)
-                results[index].steps = trainer.step
-                results[index].heldOutAccuracy = scores[index] ?? 0
-                log(String(format: "sweep: rung %d, %@: step %d, held-out accuracy %.4f", rung + 1, trials[index].name, trainer.step,
-                           scores[index] ?? 0))
+                guard let now = reached[index] else { throw ModelError("trial \(trials[index].name) did not report rung \(rung + 1)") }
+                progress[index] = now
+                scores[index] = now.score
+                results[index].steps = now.step
+                results[index].heldOutAccuracy = now.score
+                log(String(format: "sweep: rung %d, %@: step %d, held-out accuracy %.4f", rung + 1, trials[index].name, now.step, now.score))
             }
             guard rung < rungs - 1, alive.count > 1 else { continue }
             let ranked = alive.sorted { (scores[$0] ?? 0, -$0) > (scores[$1] ?? 0, -$1) }
             let kept = Array(ranked.prefix((alive.count + 1) / 2))
             for index in alive where !kept.contains(index) { results[index].status = "stopped after rung \(rung + 1)" }
+            try scheduler.release(alive.filter { !kept.contains($0) }.map { specs[$0] })
             alive = alive.filter { kept.contains($0) }
         }
+        // The finished trials' best checkpoints, as the run would ship them.
+        for index in alive {
+            let student = try teacher.student(layers: specs[index].job.studentLayers ?? [])
+            try TrainerState(step: 0, optimizerStep: 0, parameters: try scheduler.bestParameters(of: specs[index])).copyParameters(into: student)
+            try student.saveFolder(path("trials/\(Self.folderName(trials[index].name))/student"), vocabularyFrom: base.teacher)
+        }
+        try scheduler.release(alive.map { specs[$0] })
 
         // Measure the finished trials: their kept checkpoint, as the run would ship it, in every
         // precision asked for (a row each; quantizing needs no more training).
@@ -207,7 +217,7 @@ public final class Sweep {
                 case "fp32":
                     model = try ClassifierLoader.load(directory: folder) as? SequenceClassifier ?? fp32
                     where_ = folder
-                    row.heldOutAccuracy = trainers[index].bestAccuracySoFar ?? row.heldOutAccuracy
+                    row.heldOutAccuracy = progress[index]?.best ?? row.heldOutAccuracy
                 default:
                     model = try fp32.quantized(.int8Dynamic, int8Embeddings: precision == "int8-emb")
                     where_ = folder + "-" + precision
@@ -281,4 +291,38 @@ public final class Sweep {
             throw ModelError(file: out, "cannot write the sweep's results: \(failure.reason)")
         }
     }
+}
+
+/// A sweep's trials in this process, one after another, each continued rung by rung.
+final class LocalTrials: TrialScheduler {
+    let teacher: SequenceClassifier
+    let train: EncodedDataset
+    let validator: Validator
+    let teacherLogits: LogitCache
+    var runs: [Int: TrialRun] = [:]
+
+    init(teacher: SequenceClassifier, train: EncodedDataset, validator: @escaping Validator, teacherLogits: LogitCache) {
+        self.teacher = teacher
+        self.train = train
+        self.validator = validator
+        self.teacherLogits = teacherLogits
+    }
+
+    func run(_ work: [(trial: TrialSpec, until: Int)]) throws -> [Int: TrialProgress] {
+        var reached: [Int: TrialProgress] = [:]
+        for (trial, until) in work {
+            let run = try runs[trial.index] ?? TrialRun(spec: trial, teacher: teacher, train: train, validator: validator,
+                                                       teacherLogits: teacherLogits)
+            runs[trial.index] = run
+            reached[trial.index] = try run.run(until: until)
+        }
+        return reached
+    }
+
+    func bestParameters(of trial: TrialSpec) throws -> [Float] {
+        guard let run = runs[trial.index] else { throw ModelError("trial \(trial.name) has not run") }
+        return run.bestParameters
+    }
+
+    func release(_ trials: [TrialSpec]) throws { for trial in trials { runs[trial.index] = nil } }
 }
