@@ -123,6 +123,42 @@ enum ClusterMessages {
     struct StateRequest: Codable {
         var session: UInt64
         var optimizer: Bool
+        /// A sweep trial's best weights instead of the training phase's state.
+        var trial: Int?
+    }
+
+    /// coordinator -> worker (`trialSetup`): what every trial of a sweep shares. Sections: the
+    /// teacher folder's files (`file:NAME`), the training and validation sets (`train.*`,
+    /// `validation.*`) and the teacher's logits for every training example (`teacher.logits`).
+    struct TrialSetup: Codable {
+        var session: UInt64
+        var labelNames: [String]
+        var seed: UInt64
+    }
+
+    /// coordinator -> worker (`trialRun`): run `trial` on to step `until`; `fresh` starts it over
+    /// (it was lost with another worker). `attempt` tells a late report from the current one.
+    struct TrialRun: Codable {
+        var session: UInt64
+        var trial: TrialSpec
+        var until: Int
+        var attempt: Int
+        var fresh: Bool
+    }
+
+    /// worker -> coordinator (`trialReport`).
+    struct TrialReport: Codable {
+        var session: UInt64
+        var trial: Int
+        var attempt: Int
+        var progress: TrialProgress?
+        var failure: String?
+    }
+
+    /// coordinator -> worker (`trialRelease`).
+    struct TrialRelease: Codable {
+        var session: UInt64
+        var trials: [Int]
     }
 
     /// worker -> coordinator (`parameters`): sections `state.parameters` (+ `state.m`, `state.v`).

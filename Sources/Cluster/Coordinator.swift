@@ -485,36 +485,43 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             guard let source = (ring + members.values.sorted { $0.order < $1.order }).first(where: { members[$0.id] === $0 && $0.configured }) else {
                 throw ClusterError("no worker left to fetch the training state from")
             }
-            try send(.stateRequest, ClusterMessages.StateRequest(session: session, optimizer: optimizer), to: source)
-            let deadline = Date().addingTimeInterval(options.startupTimeout)
-            var received: [UInt8] = [], nextPart = 0
-            let largest = Self.largestState(for: job)
-            while members[source.id] === source, Date() < deadline {
-                reapSilent()
-                guard let incoming = try next(timeout: 0.2), incoming.member === source,
-                      incoming.message.type == .parameters else { continue }
-                let envelope = try incoming.message.envelope(ClusterMessages.StatePart.self)
-                let part = envelope.header
-                guard part.session == session else { continue }
-                // Parts arrive in order on one connection; anything else is a broken sender.
-                let bytes = try envelope.section("bytes")
-                guard part.part == nextPart, part.parts >= 1, part.total >= 0, part.total <= largest,
-                      received.count + bytes.count <= part.total else {
-                    drop(source, reason: "it sent a malformed state (part \(part.part) of \(part.parts), expected part \(nextPart))")
-                    break
-                }
-                received += bytes
-                nextPart += 1
-                guard nextPart == part.parts else { continue }
-                guard received.count == part.total else {
-                    drop(source, reason: "its state was \(received.count) bytes, it announced \(part.total)")
-                    break
-                }
-                let state = try Envelope<ClusterMessages.State>.decode(received)
-                return try JobPackage.state(from: state, step: state.header.step, optimizerStep: state.header.optimizerStep)
-            }
-            if members[source.id] === source { drop(source, reason: "it did not send its state") }
+            if let state = try pullState(optimizer: optimizer, from: source) { return state }
         }
+    }
+
+    /// The state of `source` (with `trial`, the best weights of that sweep trial), received in
+    /// parts; nil when it is lost or sends something malformed (it is then dropped).
+    func pullState(optimizer: Bool, trial: Int? = nil, from source: Member, largest: Int? = nil) throws -> TrainerState? {
+        try send(.stateRequest, ClusterMessages.StateRequest(session: session, optimizer: optimizer, trial: trial), to: source)
+        let deadline = Date().addingTimeInterval(options.startupTimeout)
+        var received: [UInt8] = [], nextPart = 0
+        let largest = largest ?? Self.largestState(for: job)
+        while members[source.id] === source, Date() < deadline {
+            reapSilent()
+            guard let incoming = try next(timeout: 0.2), incoming.member === source,
+                  incoming.message.type == .parameters else { continue }
+            let envelope = try incoming.message.envelope(ClusterMessages.StatePart.self)
+            let part = envelope.header
+            guard part.session == session else { continue }
+            // Parts arrive in order on one connection; anything else is a broken sender.
+            let bytes = try envelope.section("bytes")
+            guard part.part == nextPart, part.parts >= 1, part.total >= 0, part.total <= largest,
+                  received.count + bytes.count <= part.total else {
+                drop(source, reason: "it sent a malformed state (part \(part.part) of \(part.parts), expected part \(nextPart))")
+                return nil
+            }
+            received += bytes
+            nextPart += 1
+            guard nextPart == part.parts else { continue }
+            guard received.count == part.total else {
+                drop(source, reason: "its state was \(received.count) bytes, it announced \(part.total)")
+                return nil
+            }
+            let state = try Envelope<ClusterMessages.State>.decode(received)
+            return try JobPackage.state(from: state, step: state.header.step, optimizerStep: state.header.optimizerStep)
+        }
+        if members[source.id] === source { drop(source, reason: "it did not send its state") }
+        return nil
     }
 }
 

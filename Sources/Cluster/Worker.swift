@@ -54,9 +54,14 @@ public final class Worker {
     var authenticator: ZAPAuthenticator?
     /// Watches the CURVE handshake with the coordinator, so a refusal is reported at once.
     var handshakes: HandshakeMonitor?
+    /// A sweep's shared inputs and the trials this worker holds (`Worker+Trials.swift`).
+    var trials = Trials()
+    /// Judges a trial's weights on the validation set (the CLI gives the Evaluation module's).
+    let validator: ((EncodedDataset) -> Validator)?
 
-    public init(options: WorkerOptions, log: @escaping (String) -> Void) throws {
+    public init(options: WorkerOptions, validator: ((EncodedDataset) -> Validator)? = nil, log: @escaping (String) -> Void) throws {
         self.options = options
+        self.validator = validator
         self.log = log
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
         id = "\(host)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
@@ -135,8 +140,22 @@ public final class Worker {
         }
     }
 
+    /// Sends `state` to the coordinator as an encoded `State` envelope in parts of at most
+    /// `ClusterMessages.partBytes`.
+    func sendState(_ state: TrainerState, session: UInt64) throws {
+        let whole = try Envelope(ClusterMessages.State(session: session, step: state.step, optimizerStep: state.optimizerStep),
+                                 sections: JobPackage.stateSections(state)).encode()
+        let parts = max(1, (whole.count + ClusterMessages.partBytes - 1) / ClusterMessages.partBytes)
+        for part in 0..<parts {
+            let range = (part * ClusterMessages.partBytes)..<min(whole.count, (part + 1) * ClusterMessages.partBytes)
+            try send(try WireMessage(.parameters, ClusterMessages.StatePart(session: session, part: part, parts: parts, total: whole.count),
+                                     sections: [("bytes", Array(whole[range]))]))
+        }
+    }
+
     /// Forgets the job and the ring (the coordinator restarted).
     func reset() {
+        trials = Trials()
         session = nil
         step = nil
         ring?.close(); ring = nil
@@ -219,18 +238,25 @@ public final class Worker {
             if decision.session == session, pendingStep == decision.step { pendingStep = nil }
         case .stateRequest:
             let request = try message.envelope(ClusterMessages.StateRequest.self).header
-            guard request.session == session, let step else { return true }
-            let state = step.state(optimizer: request.optimizer)
-            let whole = try Envelope(ClusterMessages.State(session: request.session, step: state.step,
-                                                           optimizerStep: state.optimizerStep),
-                                     sections: JobPackage.stateSections(state)).encode()
-            let parts = max(1, (whole.count + ClusterMessages.partBytes - 1) / ClusterMessages.partBytes)
-            for part in 0..<parts {
-                let range = (part * ClusterMessages.partBytes)..<min(whole.count, (part + 1) * ClusterMessages.partBytes)
-                try send(try WireMessage(.parameters, ClusterMessages.StatePart(session: request.session, part: part,
-                                                                                parts: parts, total: whole.count),
-                                         sections: [("bytes", Array(whole[range]))]))
+            guard request.session == session else { return true }
+            if let trial = request.trial {
+                guard let run = trials.runs[trial] else { return true }
+                try sendState(TrainerState(step: run.trainer.step, optimizerStep: 0, parameters: run.bestParameters), session: request.session)
+            } else if let step {
+                try sendState(step.state(optimizer: request.optimizer), session: request.session)
             }
+        case .trialSetup:
+            let envelope = try message.envelope(ClusterMessages.TrialSetup.self)
+            guard envelope.header.session == session else { return true }
+            try setUpTrials(envelope)
+        case .trialRun:
+            let command = try message.envelope(ClusterMessages.TrialRun.self).header
+            guard command.session == session else { return true }
+            try runTrial(command)
+        case .trialRelease:
+            let release = try message.envelope(ClusterMessages.TrialRelease.self).header
+            guard release.session == session else { return true }
+            for trial in release.trials { trials.runs[trial] = nil }
         case .shutdown:
             let reason = (try? message.envelope(ClusterMessages.Shutdown.self).header.reason) ?? ""
             log("worker \(id): shut down by the coordinator (\(reason))")

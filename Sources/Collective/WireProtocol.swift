@@ -168,6 +168,14 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case shutdown = 22
     /// A worker's ring listener endpoint for a new ring.
     case ringEndpoint = 23
+    /// A sweep's shared inputs (teacher, training and validation sets, teacher logits).
+    case trialSetup = 24
+    /// Run one sweep trial on to a step.
+    case trialRun = 25
+    /// Where a trial stands after a run (or why it failed).
+    case trialReport = 26
+    /// Forget these trials.
+    case trialRelease = 27
 }
 
 /// The fixed header of a frame that has passed every check: magic, version, lengths, checksum,

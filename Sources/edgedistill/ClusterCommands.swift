@@ -1,4 +1,5 @@
 import ArgumentParser
+import Evaluation
 import Cluster
 import Foundation
 import Pipeline
@@ -68,6 +69,9 @@ struct MembershipOptions: ParsableArguments {
 
 let logLine: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
+/// How a worker judges sweep trials on the validation set it is sent: as `edgedistill sweep` does.
+let sweepValidator: (EncodedDataset) -> Validator = { Evaluator.validator(on: $0, batchSize: 64) }
+
 /// `edgedistill coordinator`: the pipeline of `run`, its training phases spread over workers.
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -135,7 +139,7 @@ struct WorkerCommand: ParsableCommand {
             options.giveUpAfter = giveUpAfter
             options.security = try security.client()
             options.token = security.joinToken
-            try Worker(options: options, log: logLine).run()
+            try Worker(options: options, validator: sweepValidator, log: logLine).run()
         }
     }
 }

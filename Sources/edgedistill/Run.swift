@@ -160,7 +160,7 @@ struct Run: ParsableCommand {
             worker.threads = threads
             worker.security = try security.client()
             worker.token = security.joinToken
-            try Worker(options: worker, log: logLine).run()
+            try Worker(options: worker, validator: sweepValidator, log: logLine).run()
             return
         }
         var coordinator = CoordinatorOptions(bind: launch.bindEndpoint, workers: launch.worldSize)

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Cluster
+import Collective
 import Foundation
 import Model
 import Pipeline
@@ -12,7 +14,10 @@ struct SweepCommand: ParsableCommand {
         discussion: """
             --grid distill.temperature=1,2,4 --grid distill.alpha=0.5,0.9 makes the 6 combinations; \
             --trial 'distill.student_layers=1;distill.temperature=4' adds one recipe. Values are YAML \
-            ([0,3] for a list). Writes OUT/sweep.json, sweep.md, sweep.svg, trials/ and chosen/.
+            ([0,3] for a list). Writes OUT/sweep.json, sweep.md, sweep.svg, trials/ and chosen/. \
+            --workers N runs the trials on N local worker processes, --bind ENDPOINT --workers N on \
+            workers that connect from other hosts (`edgedistill worker --connect`): each trial on one \
+            worker, a trial lost with its worker run again on another.
             """)
 
     @OptionGroup var pipeline: PipelineOptions
@@ -23,6 +28,10 @@ struct SweepCommand: ParsableCommand {
     var precisions = "fp32"
     @Option(name: .customLong("keep-within"), help: "Choose the smallest finished trial within this much held-out accuracy of the best.")
     var keepWithin = 0.005
+    @Option(help: "Workers to run the trials on (1: in this process); local processes unless --bind is given.") var workers = 1
+    @Option(help: "Where remote workers connect, e.g. tcp://0.0.0.0:5555 (with --workers N).") var bind: String?
+    @OptionGroup var security: SecurityOptions
+    @OptionGroup var membership: MembershipOptions
 
     /// Splits on commas outside brackets, so `[0,3],[0,5]` is two values.
     static func values(_ text: Substring) -> [String] {
@@ -62,8 +71,33 @@ struct SweepCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: sweepFile), !pipeline.overwrite {
                 throw ModelError(file: base.out, "holds a sweep already (sweep.json): pass --overwrite to replace it, or choose another --out")
             }
-            let results = try Sweep(base: base, trials: trials, rungs: rungs, keepWithin: keepWithin,
-                                    precisions: precisions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }).run()
+            let sweep = try Sweep(base: base, trials: trials, rungs: rungs, keepWithin: keepWithin,
+                                  precisions: precisions.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            var children: [Process] = []
+            var coordinator: Coordinator?
+            if workers > 1 || bind != nil {
+                var options = CoordinatorOptions(bind: try bind ?? LoopbackPort.freeEndpoint(), workers: workers)
+                options.security = try security.server()
+                options.insecure = security.insecure
+                options.joinToken = security.joinToken ?? (bind == nil ? Coordinator.newJoinToken() : nil)
+                membership.apply(to: &options)
+                let started = try Coordinator(options: options, log: logLine)
+                coordinator = started
+                if bind == nil {
+                    children = try startLocalWorkers(workers, endpoint: options.bind, threads: max(1, base.threads / workers),
+                                                     token: started.options.joinToken)
+                }
+                sweep.executor = started
+            }
+            defer {
+                coordinator?.shutdown(reason: "the sweep is over")
+                for child in children {
+                    let deadline = Date().addingTimeInterval(5)
+                    while child.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                    if child.isRunning { child.terminate() }
+                }
+            }
+            let results = try sweep.run()
             if pipeline.json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]

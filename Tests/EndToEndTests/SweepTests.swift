@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Collective
 import Model
 
 /// `edgedistill sweep` from a fine-tuned tiny teacher: every trial shares the teacher logits
@@ -48,6 +49,50 @@ final class SweepTests: CLITestCase {
         XCTAssertNoThrow(try ClassifierLoader.load(directory: out + "/chosen"))
         // A second sweep into the same folder needs --overwrite.
         try assertFails(["sweep"] + arguments + ["--grid", "distill.temperature=2"], mentions: ["--overwrite"])
+    }
+
+    /// The trials on workers, each on one, give the sweep the in-process run gives: the same
+    /// trials stopped, the same steps and held-out accuracies, the same chosen model. One worker
+    /// is SIGKILLed as its second trial run arrives, holding the trial of its first: both trials
+    /// run again from their start on the other worker, and nothing changes.
+    func testTrialsOnWorkersMatchTheLocalSweepEvenWhenAWorkerIsLost() throws {
+        let (options, teacher) = try fineTunedTeacher()
+        let grid = ["--grid", "distill.temperature=1,4", "--grid", "distill.alpha=0.5,0.9", "--rungs", "2", "--json"]
+        func rows(_ stdout: String) throws -> [String] {
+            let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [[String: Any]])
+            return rows.map { row in ["name", "status", "steps", "held_out_accuracy", "chosen"].map { "\(row[$0] ?? "-")" }.joined(separator: " ") }
+        }
+        func arguments(_ name: String) -> [String] {
+            replacing("--out", with: scratch.appendingPathComponent(name).path, in: replacing("--teacher", with: teacher, in: options))
+        }
+        let local = try run(["sweep"] + arguments("local") + grid)
+        XCTAssertEqual(local.status, 0, local.stderr)
+        let expected = try rows(local.stdout)
+        XCTAssertEqual(expected.count, 4)
+
+        let spawned = try run(["sweep"] + arguments("spawned") + grid + ["--workers", "2"])
+        XCTAssertEqual(spawned.status, 0, spawned.stderr)
+        XCTAssertEqual(try rows(spawned.stdout), expected, "local worker processes")
+        XCTAssertTrue(spawned.stderr.contains("sweep set up"), spawned.stderr)
+
+        let port = try LoopbackPort.free()
+        let log = scratch.appendingPathComponent("coordinator.log").path
+        let coordinator = try start(["sweep"] + arguments("lost") + grid + ["--workers", "2", "--bind", "tcp://127.0.0.1:\(port)",
+                                     "--heartbeat-timeout", "2"], log: log)
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], environment: ["EDGEDISTILL_WORKER_FAULT": "trial:1:kill"],
+                      log: scratch.appendingPathComponent("doomed.log").path)
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("survivor.log").path)
+        XCTAssertTrue(wait(coordinator, seconds: 180), text(log))
+        XCTAssertEqual(coordinator.isRunning ? -1 : coordinator.terminationStatus, 0, text(log))
+        XCTAssertTrue(text(scratch.appendingPathComponent("doomed.log").path).contains("killing myself on trial run 1"))
+        XCTAssertTrue(text(log).contains("will run again from its start"), text(log))
+        let json = try XCTUnwrap(text(log).split(separator: "\n").last { $0.hasPrefix("[") })
+        XCTAssertEqual(try rows(String(json)), expected, "a worker lost mid-sweep")
+        // The chosen model itself is the same, bit for bit.
+        let chosen = { (name: String) in FileManager.default.contents(atPath: self.scratch.appendingPathComponent(name + "/chosen/model.safetensors").path) }
+        XCTAssertNotNil(chosen("local"))
+        XCTAssertEqual(chosen("lost"), chosen("local"))
+        XCTAssertEqual(chosen("spawned"), chosen("local"))
     }
 
     func testBadSweepsAreClearErrors() throws {
