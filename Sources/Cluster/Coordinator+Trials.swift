@@ -30,8 +30,9 @@ final class ClusterTrials: TrialScheduler {
     let coordinator: Coordinator
     let setup: ClusterMessages.TrialSetup
     let sections: [(name: String, bytes: [UInt8])]
-    /// Workers that hold the shared inputs.
-    var prepared = Set<String>()
+    /// Workers that hold the shared inputs (by admission: one dropped and admitted again gets them again).
+    /// (Kept as objects, so an identifier is never reused by a later member.)
+    var prepared: [ObjectIdentifier: Member] = [:]
     /// The worker each trial lives on, and the step it has reached there.
     var holders: [Int: (member: Member, step: Int)] = [:]
     var attempts: [Int: Int] = [:]
@@ -72,9 +73,9 @@ final class ClusterTrials: TrialScheduler {
                 guard let next = pending.firstIndex(where: { holders[$0.trial.index]?.member === member })
                         ?? pending.firstIndex(where: { holders[$0.trial.index] == nil }) else { continue }
                 let (trial, until) = pending.remove(at: next)
-                if !prepared.contains(member.id) {
+                if prepared[ObjectIdentifier(member)] == nil {
                     try coordinator.send(.trialSetup, setup, sections: sections, to: member)
-                    prepared.insert(member.id)
+                    prepared[ObjectIdentifier(member)] = member
                 }
                 let fresh = holders[trial.index] == nil
                 let attempt = (attempts[trial.index] ?? 0) + 1

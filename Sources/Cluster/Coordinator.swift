@@ -221,6 +221,13 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             return
         }
         if let old = members[hello.worker] {
+            if !old.configured, old.routing == routing {
+                // A hello repeated while this coordinator was busy (a worker says hello every 2 s
+                // until welcomed): it holds nothing yet, so welcome it again and keep it.
+                try send(.welcome, ClusterMessages.Welcome(session: session, worker: hello.worker,
+                                                           heartbeatInterval: options.heartbeatInterval), to: old)
+                return
+            }
             // It introduced itself again: it lost its state (e.g. it restarted its job).
             drop(old, reason: "it reconnected without its state")
         }

@@ -199,6 +199,10 @@ public final class Pipeline {
         let trainData: EncodedDataset, validationData: EncodedDataset
     }
 
+    /// The held-out (validation) examples this configuration's run chose checkpoints on: the same
+    /// file, sample and seeded split, so other models can be judged on them after the run.
+    public func heldOutSet() throws -> Dataset { try prepareData(stages: [.fineTune]).validation }
+
     func prepareData(stages: Set<Stage>) throws -> RunData {
         // The teacher's own labels when its head is trained, else the training file's.
         let probe = try SequenceClassifier.load(directory: config.teacher, seed: config.seed)

@@ -170,5 +170,16 @@ final class CoordinatorAdmissionTests: XCTestCase {
         XCTAssertEqual(coordinator.members.count, 1)
         let welcome = try WireMessage.decode(try XCTUnwrap(try peer.receive()))
         XCTAssertEqual(welcome.type, .welcome)
+        // Hellos repeated while the coordinator was busy (a worker says hello every 2 s until its
+        // welcome arrives): welcomed again, the same member kept, nobody dropped.
+        let member = try XCTUnwrap(coordinator.members["stranger"])
+        for _ in 0..<2 {
+            try peer.send(try WireMessage(.hello, ClusterMessages.Hello(worker: "stranger", host: "127.0.0.1", pid: 1, threads: 1,
+                                                                         token: token)).encode())
+        }
+        XCTAssertNil(try coordinator.next(timeout: 0.5))
+        XCTAssertTrue(coordinator.members["stranger"] === member)
+        XCTAssertFalse(lines.text.contains("lost"), lines.text)
+        for _ in 0..<2 { XCTAssertEqual(try WireMessage.decode(try XCTUnwrap(try peer.receive())).type, .welcome) }
     }
 }
