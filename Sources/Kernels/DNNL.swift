@@ -61,7 +61,7 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
 ///
 /// On AVX2 without VNNI oneDNN multiplies with `vpmaddubsw`, which saturates a pair of u8 x s8
 /// products at 32767: the result is exact only while every `A` is at most 127 (255 * 127 * 2
-/// overflows; 127 * 127 * 2 does not). `int8LinearForward` keeps activations in [0, 127].
+/// overflows; 127 * 127 * 2 does not): only the cross-check `int8GEMM` calls it, with activations in [0, 127].
 func gemmU8S8S32(m: Int, n: Int, k: Int, a: UnsafePointer<UInt8>, lda: Int,
                  b: UnsafePointer<Int8>, ldb: Int, c: UnsafeMutablePointer<Int32>, ldc: Int) throws {
     var offset: Int32 = 0

@@ -5,12 +5,13 @@ import CInt8
 // Dynamic int8 linear layers, as PyTorch's `quantize_dynamic` does them on x86:
 // - weights: symmetric, one scale per output channel, int8 in [-127, 127], quantized offline;
 // - activations: asymmetric, one scale and zero point per row, quantized at run time into
-//   [0, 127]: 7 bits, because on AVX2 without VNNI a u8 x s8 multiply (vpmaddubsw, in our kernel
+//   [0, levels]: 255 levels (8 bits) on AVX-512 VNNI, whose vpdpbusd sums u8 x s8 products
+//   exactly; 127 (7 bits) on AVX2, because there a u8 x s8 multiply (vpmaddubsw, in our kernel
 //   and in oneDNN's) saturates a pair of products above 32767, which 8-bit activations reach
-//   (fbgemm's `reduce_range` exists for the same reason). The range always includes 0, so zero
-//   padding and ReLU zeros are exact;
-// - int8 x int8 products are summed exactly in int32 by the packed AVX2 kernel of CInt8
-//   (`PackedInt8Weights`: vpmaddubsw + vpmaddwd). oneDNN 2.6's `dnnl_gemm_u8s8s32` gives the same
+//   (fbgemm's `reduce_range` exists for the same reason); the portable path keeps AVX2's 127
+//   (`ISA.activationLevels`). The range always includes 0, so zero padding and ReLU zeros are exact;
+// - int8 x int8 products are summed exactly in int32 by the packed kernels of CInt8
+//   (`PackedInt8Weights`, the path `ISA.current`). oneDNN 2.6's `dnnl_gemm_u8s8s32` gives the same
 //   integers (`int8GEMM`, kept as a cross-check in the tests), but on this AVX2 CPU it measured
 //   2.1-2.8x slower than our kernel at batch-1 shapes with K = 384 (M = 25; on par at K = 1536),
 //   and slower than oneDNN's own sgemm;
@@ -18,8 +19,8 @@ import CInt8
 //   out[r, o] = xScale[r] * wScale[o] * (acc[r, o] - xZero[r] * colSum[o]) + bias[o],
 //   where colSum[o] is the sum of row o of the int8 weights (the zero point's contribution).
 
-/// The largest quantized activation value (7 bits, see the file comment).
-public let activationLevels: Float = 127
+/// The largest quantized activation value on the path in use (see the file comment).
+public var activationLevels: Float { ISA.current.activationLevels }
 
 /// Quantizes `weight` (O, I) symmetrically per output channel: `q = round(w / scale)` in
 /// [-127, 127] with `scale = max |w[o, :]| / 127` (1 for an all-zero row, so `q` is 0).
@@ -57,16 +58,16 @@ public func int8RowSums(_ columnSums: UnsafeMutablePointer<Int32>, _ quantized: 
     }
 }
 
-/// Quantizes each row of `x` (N, I) asymmetrically into [0, 127], rows of `quantized` `stride`
-/// apart (padding columns set to 0, which the zero-padded weights ignore):
-/// `scale = (max(x, 0) - min(x, 0)) / 127`, `zero = round(-min(x, 0) / scale)`,
-/// `q = clamp(round(x / scale) + zero, 0, 127)`. An all-zero row gets scale 1 and zero point 0.
+/// Quantizes each row of `x` (N, I) asymmetrically into [0, L] (L = `levels`, 127 or 255), rows
+/// of `quantized` `stride` apart (padding columns set to 0, which the zero-padded weights ignore):
+/// `scale = (max(x, 0) - min(x, 0)) / L`, `zero = round(-min(x, 0) / scale)`,
+/// `q = clamp(round(x / scale) + zero, 0, L)`. An all-zero row gets scale 1 and zero point 0.
 public func quantizeRowsAsymmetric(
     _ quantized: UnsafeMutablePointer<UInt8>,  // (N, stride)
     scales: UnsafeMutablePointer<Float>,       // (N)
     zeroPoints: UnsafeMutablePointer<Int32>,   // (N)
     _ x: UnsafePointer<Float>,                 // (N, I)
-    rows: Int, inputs: Int, stride: Int? = nil
+    rows: Int, inputs: Int, stride: Int? = nil, levels activationLevels: Float = activationLevels
 ) {
     let stride = stride ?? inputs
     for r in 0..<rows {
@@ -105,15 +106,16 @@ public final class PackedInt8Weights {
 
     deinit { packed.deallocate() }
 
-    /// c (M, O) with row stride `ldc` = a (M, paddedInputs) * W^T, exactly; `a` in [0, 127].
-    /// Output blocks of 16 are split over OpenMP's threads when each gets enough work.
-    public func multiply(_ c: UnsafeMutablePointer<Int32>, ldc: Int, _ a: UnsafePointer<UInt8>, rows: Int) {
+    /// c (M, O) with row stride `ldc` = a (M, paddedInputs) * W^T, exactly, on path `isa`; `a` in
+    /// [0, isa.activationLevels]. Output blocks of 16 are split over OpenMP's threads when each gets enough work.
+    public func multiply(_ c: UnsafeMutablePointer<Int32>, ldc: Int, _ a: UnsafePointer<UInt8>, rows: Int, isa: ISA = .current) {
         if rows == 0 || outputs == 0 { return }
+        let code = isa.code
         let blocks = (outputs + 15) / 16
         // About 100k multiply-adds per thread at least: below that a fork costs more than it saves.
         let perBlock = max(rows * 16 * paddedInputs, 1)
         parallelFor(blocks, minimumPerThread: max(1, 100_000 / perBlock)) { range in
-            edgedistill_int8_gemm(c, ldc, a, packed, rows, outputs, inputs,
+            edgedistill_int8_gemm(code, c, ldc, a, packed, rows, outputs, inputs,
                                   range.lowerBound * 16, min(range.upperBound * 16, outputs))
         }
     }
@@ -181,14 +183,14 @@ public func int8LinearForward(
     weightScales: UnsafePointer<Float>,        // (O)
     columnSums: UnsafePointer<Int32>,          // (O)
     _ bias: UnsafePointer<Float>?,             // (O)
-    rows: Int, scratch: Int8LinearScratch
+    rows: Int, scratch: Int8LinearScratch, isa: ISA = .current
 ) {
     if rows == 0 { return }
     let (inputs, outputs, stride) = (weight.inputs, weight.outputs, weight.paddedInputs)
     scratch.reserve(rows: rows, inputs: stride, outputs: outputs)
     let (q, acc, xs, xz) = (scratch.quantized, scratch.accumulators, scratch.scales, scratch.zeroPoints)
-    quantizeRowsAsymmetric(q, scales: xs, zeroPoints: xz, inp, rows: rows, inputs: inputs, stride: stride)
-    weight.multiply(acc, ldc: outputs, q, rows: rows)
+    quantizeRowsAsymmetric(q, scales: xs, zeroPoints: xz, inp, rows: rows, inputs: inputs, stride: stride, levels: isa.activationLevels)
+    weight.multiply(acc, ldc: outputs, q, rows: rows, isa: isa)
     for r in 0..<rows {
         let a = acc + r * outputs, o = out + r * outputs
         let (scale, zero) = (xs[r], xz[r])
@@ -247,16 +249,16 @@ extension Reference {
 
     /// Float64 reference of `int8LinearForward`: the same quantization, exact products.
     public static func int8Linear(_ inp: [Double], weight q: [Int8], weightScales: [Double], bias: [Double]?,
-                                  rows: Int, inputs: Int, outputs: Int) -> [Double] {
+                                  rows: Int, inputs: Int, outputs: Int, levels: Float = activationLevels) -> [Double] {
         var out = [Double](repeating: 0, count: rows * outputs)
         for r in 0..<rows {
             let row = inp[(r * inputs)..<((r + 1) * inputs)]
             let low = min(0, row.min() ?? 0), high = max(0, row.max() ?? 0)
             // Same Float32 arithmetic as the kernel for the quantization step, so codes agree.
-            let scale = high > low ? Float(high - low) / 127 : 1
-            let zero = max(0, min(127, (Float(-low) / scale).rounded()))
+            let scale = high > low ? Float(high - low) / levels : 1
+            let zero = max(0, min(levels, (Float(-low) / scale).rounded()))
             let inverse = 1 / scale
-            let codes = row.map { Double(max(0, min(127, (Float($0) * inverse).rounded() + zero))) - Double(zero) }
+            let codes = row.map { Double(max(0, min(levels, (Float($0) * inverse).rounded() + zero))) - Double(zero) }
             for o in 0..<outputs {
                 var s = 0.0
                 for i in 0..<inputs { s += codes[i] * Double(q[o * inputs + i]) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import Model
 
 /// `edgedistill inspect --model DIR`: loads a model folder and says what it holds.
@@ -23,6 +24,7 @@ struct Inspect: ParsableCommand {
                 "parameters": loaded.model.parameterCount, "vocabulary": tokenizer.vocabularySize,
                 "head": loaded.initializedHead ? "initialized" : "loaded",
                 "head_activation": loaded.model.headActivation.rawValue, "unused_keys": loaded.unusedKeys,
+                "kernels": ISA.current.rawValue, "cpu": ISA.detected.rawValue + (ISA.hasBF16 ? "+bf16" : ""),
             ]
             if logits {
                 var lines: [String] = []

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import Model
 
 /// Runs a command body; a user-facing error becomes one line on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
+        _ = try ISA.requested()   // a bad EDGEDISTILL_ISA is an error, not a silent fallback
         try body()
     } catch let error as ModelError {
         printError("error: \(error)")

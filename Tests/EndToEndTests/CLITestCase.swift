@@ -56,8 +56,9 @@ class CLITestCase: XCTestCase {
         return path
     }
 
-    func assertFails(_ arguments: [String], mentions expected: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let result = try run(arguments)
+    func assertFails(_ arguments: [String], mentions expected: [String], environment: [String: String] = [:],
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try run(arguments, environment: environment)
         XCTAssertNotEqual(result.status, 0, "expected failure; stdout: \(result.stdout)", file: file, line: line)
         XCTAssertFalse(result.stderr.contains("Fatal error"), "crashed: \(result.stderr)", file: file, line: line)
         for text in expected {

@@ -65,16 +65,19 @@ final class QuantizedLinearTests: XCTestCase {
         x[7] = 0
         for j in 0..<i { x[2 * i + j] = 0 }               // all-zero row
         for j in 0..<i { x[3 * i + j] = abs(x[3 * i + j]) } // non-negative row (after ReLU)
-        var q = [UInt8](repeating: 0, count: n * i), scales = [Float](repeating: 0, count: n)
-        var zeros = [Int32](repeating: 0, count: n)
-        quantizeRowsAsymmetric(&q, scales: &scales, zeroPoints: &zeros, x, rows: n, inputs: i)
-        XCTAssertEqual(Int32(q[7]), zeros[0], "0 maps to the zero point")
-        XCTAssertTrue(q.allSatisfy { $0 <= 127 }, "7-bit codes")
-        XCTAssertEqual(zeros[3], 0)
-        for r in 0..<n {
-            for j in 0..<i {
-                let back = Float(Int32(q[r * i + j]) - zeros[r]) * scales[r]
-                XCTAssertLessThanOrEqual(abs(back - x[r * i + j]), scales[r] / 2 * 1.0001)
+        for levels: Float in [127, 255] {   // AVX2's 7 bits, VNNI's 8
+            var q = [UInt8](repeating: 0, count: n * i), scales = [Float](repeating: 0, count: n)
+            var zeros = [Int32](repeating: 0, count: n)
+            quantizeRowsAsymmetric(&q, scales: &scales, zeroPoints: &zeros, x, rows: n, inputs: i, levels: levels)
+            XCTAssertEqual(Int32(q[7]), zeros[0], "0 maps to the zero point")
+            XCTAssertTrue(q.allSatisfy { Float($0) <= levels }, "codes within \(levels)")
+            XCTAssertEqual(q.max().map(Float.init), levels, "the range is used")
+            XCTAssertEqual(zeros[3], 0)
+            for r in 0..<n {
+                for j in 0..<i {
+                    let back = Float(Int32(q[r * i + j]) - zeros[r]) * scales[r]
+                    XCTAssertLessThanOrEqual(abs(back - x[r * i + j]), scales[r] / 2 * 1.0001)
+                }
             }
         }
     }

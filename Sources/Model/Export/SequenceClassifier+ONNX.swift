@@ -1,5 +1,6 @@
 import Files
 import Foundation
+import Kernels
 
 // Shapes: B batch, S sequence, C hidden, H a layer's heads, D head size, A = H * D, F intermediate, K labels.
 
@@ -117,13 +118,13 @@ extension SequenceClassifier {
             let w = g.int8s(name + ".weight_int8_t", transposed, shape: [i, o])
             let scales = g.floats(name + ".weight_scale", Array(UnsafeBufferPointer(start: q.scales, count: o)), shape: [o])
             let b = g.floats(name + ".bias", Array(UnsafeBufferPointer(start: q.bias, count: o)), shape: [o])
-            // As this model runs it: each row of x quantized to [0, 127] with its own scale and zero
+            // As this model runs it here: each row of x quantized to [0, L] (127, or 255 on AVX-512 VNNI) with its own scale and zero
             // point (`quantizeRowsAsymmetric`), times W (per output channel, s8) summed exactly in
             // int32 (MatMulInteger), less zero * the column sums of W, then scaled.
             var sums = [Float](repeating: 0, count: o)
             for r in 0..<o { sums[r] = Float(q.sums[r]) }
             let columnSums = g.floats(name + ".weight_column_sums", sums, shape: [o])
-            let levels = g.floats(g.name("const.levels"), [127], shape: [])
+            let levels = g.floats(g.name("const.levels"), [activationLevels], shape: [])
             let zeroF = g.floats(g.name("const.zero_f"), [0], shape: [])
             let oneF = g.floats(g.name("const.one_f"), [1], shape: [])
             let rows = g.node("Reshape", [x, g.int64s(g.name("const.rows"), [-1, Int64(i)], shape: [2])])      // (M, I)
