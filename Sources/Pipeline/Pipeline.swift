@@ -120,13 +120,17 @@ public final class Pipeline {
 
         // Student from the teacher's layers.
         let layers = try config.studentLayers(teacherLayers: teacher.config.layerCount)
-        let student = try teacher.student(layers: layers)
         let o = config.distillationOptions()
         log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
+        let shape = config.studentShape
+        let student = try shape.apply(to: try teacher.student(layers: layers), teacher: teacher, loss: loss, data: trainData, options: o)
+        if shape.narrows {
+            log("student: \(student.config.heads(inLayer: 0)) heads and \(student.config.intermediateSize) FFN neurons per layer (the most important; distill.student_heads, distill.student_ffn)")
+        }
         let job = TrainingJob(phase: "student", modelFolder: path("teacher"), labelNames: train.labelNames,
                               seed: config.seed, options: o, studentLayers: layers,
-                              temperature: config.distill.temperature, alpha: config.distill.alpha)
+                              temperature: config.distill.temperature, alpha: config.distill.alpha, studentShape: shape.narrows ? shape : nil)
         let distiller = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
                                 train: trainData, validator: Evaluator.validator(on: validationData, batchSize: o.evalBatchSize), options: o,
                                 checkpointPath: path("checkpoints/student.ckpt"), metrics: metrics,

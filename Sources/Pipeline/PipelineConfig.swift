@@ -28,6 +28,10 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         /// Weight of the hidden-state MSE between each student layer's output and the teacher hidden state
         /// it stands for (`SequenceClassifier.hiddenStateTargets`: [0, 3] of 6 layers gives [3, 6]).
         public var hiddenWeight = 0.0
+        /// Attention heads and FFN neurons each student layer keeps (nil: all), the least important
+        /// removed before distillation (`StudentShape`): a narrower student, a sweepable size.
+        public var studentHeads: Int?
+        public var studentFFN: Int?
         public var evalEvery = 100
         /// The learning rate over the run: `constant` (Adam at `learning_rate` throughout) or
         /// `linear` (decaying linearly from `learning_rate` to 0 at the last step).
@@ -92,6 +96,7 @@ extension PipelineConfig.Distill {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
+        case studentHeads = "student_heads", studentFFN = "student_ffn"
         case schedule, averageLast = "average_last"
     }
     public init(from decoder: Decoder) throws {
@@ -105,6 +110,8 @@ extension PipelineConfig.Distill {
         studentLayers = try c.decodeIfPresent(Int.self, forKey: .studentLayers) ?? studentLayers
         layers = try c.decodeIfPresent([Int].self, forKey: .layers) ?? layers
         hiddenWeight = try c.decodeIfPresent(Double.self, forKey: .hiddenWeight) ?? hiddenWeight
+        studentHeads = try c.decodeIfPresent(Int.self, forKey: .studentHeads) ?? studentHeads
+        studentFFN = try c.decodeIfPresent(Int.self, forKey: .studentFFN) ?? studentFFN
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
         averageLast = try c.decodeIfPresent(Double.self, forKey: .averageLast) ?? averageLast
@@ -166,6 +173,8 @@ extension PipelineConfig {
             need(value >= 0, key, "at least 0 (0: off)", value)
         }
         if let limit = maxTrainExamples { need(limit >= 1, "max_train_examples", "at least 1", limit) }
+        if let heads = distill.studentHeads { need(heads >= 1, "distill.student_heads", "at least 1 (a layer keeps a head)", heads) }
+        if let ffn = distill.studentFFN { need(ffn >= 1, "distill.student_ffn", "at least 1 (a layer keeps a neuron)", ffn) }
         for (key, value) in [("finetune.learning_rate", finetune.learningRate), ("distill.learning_rate", distill.learningRate),
                              ("distill.temperature", distill.temperature)] {
             need(value.isFinite && value > 0, key, "a finite number above 0", value)
@@ -203,6 +212,9 @@ extension PipelineConfig {
 }
 
 extension PipelineConfig {
+    /// The student's width (`distill.student_heads`, `distill.student_ffn`).
+    public var studentShape: StudentShape { StudentShape(heads: distill.studentHeads, ffn: distill.studentFFN) }
+
     /// The distillation stage's training options.
     public func distillationOptions() -> TrainingOptions {
         var o = TrainingOptions()

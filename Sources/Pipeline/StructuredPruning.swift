@@ -52,24 +52,13 @@ public struct StructuredPruning {
         options.checkpointEvery = 0
 
         // Importance: the gradients of distillation batches, never applied.
-        let ranking = TrainingStep(model: model, mode: .distill(teacher: teacher.model, loss: loss, layers: []), data: data.trainData,
-                                   options: options, totalSteps: importanceBatches)
-        let batches = Batcher(count: data.trainData.count, batchSize: options.batchSize, seed: options.seed &+ 7).batches(epoch: 0)
-        func add(_ total: inout [[Double]], _ scores: [[Double]]) {
-            if total.isEmpty { total = scores } else { for l in scores.indices { for i in scores[l].indices { total[l][i] += scores[l][i] } } }
-        }
-        var headScores: [[Double]] = [], ffnScores: [[Double]] = []
-        for (i, batch) in batches.prefix(importanceBatches).enumerated() {
-            _ = try ranking.gradients(step: i, batch)
-            add(&headScores, model.headImportance())
-            add(&ffnScores, model.ffnImportance())
-        }
-        var pruned = model
-        if let heads { pruned = try pruned.pruningHeads(keep: heads, importance: headScores) }
-        if let ffn { pruned = try pruned.pruningFFN(keep: ffn, importance: ffnScores) }
+        let importance = try StudentShape.importance(of: model, teacher: teacher.model, loss: loss, data: data.trainData,
+                                                     options: options, batches: importanceBatches)
+        let pruned = try StudentShape(heads: heads, ffn: ffn).apply(to: model, importance: importance)
+        let batches = min(importanceBatches, Batcher(count: data.trainData.count, batchSize: options.batchSize, seed: 0).batchCount)
         let described = [heads.map { "attention heads \(model.config.headCount) -> \($0)" }, ffn.map { "FFN neurons \(model.config.intermediateSize) -> \($0)" }]
         log("prune: " + described.compactMap { $0 }.joined(separator: ", ") + " per layer, parameters \(model.parameterCount) -> \(pruned.parameterCount), "
-            + "ranked on \(min(importanceBatches, batches.count)) batches")
+            + "ranked on \(batches) batches")
 
         // Distil the pruned student again, keeping its best held-out checkpoint.
         let validator = Evaluator.validator(on: data.validationData, batchSize: options.evalBatchSize)

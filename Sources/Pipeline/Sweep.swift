@@ -159,7 +159,8 @@ public final class Sweep {
             options.checkpointEvery = 0
             let job = TrainingJob(phase: "student", modelFolder: base.teacher, labelNames: data.train.labelNames, seed: config.seed,
                                   options: options, studentLayers: try config.studentLayers(teacherLayers: teacher.config.layerCount),
-                                  temperature: config.distill.temperature, alpha: config.distill.alpha)
+                                  temperature: config.distill.temperature, alpha: config.distill.alpha,
+                                  studentShape: config.studentShape.narrows ? config.studentShape : nil)
             return TrialSpec(index: index, name: trial.name, job: job)
         }
         let scheduler = try executor?.trialScheduler(teacherFolder: base.teacher, labelNames: data.train.labelNames, train: data.trainData,
@@ -194,7 +195,11 @@ public final class Sweep {
         }
         // The finished trials' best checkpoints, as the run would ship them.
         for index in alive {
-            let student = try teacher.student(layers: specs[index].job.studentLayers ?? [])
+            // The trial's own student (a narrower one ranked as the trial ranked it), then its best weights.
+            let job = specs[index].job
+            let student = try (job.studentShape ?? StudentShape()).apply(
+                to: try teacher.student(layers: job.studentLayers ?? []), teacher: teacher,
+                loss: DistillationLoss(temperature: Float(job.temperature), alpha: Float(job.alpha)), data: data.trainData, options: job.options)
             try TrainerState(step: 0, optimizerStep: 0, parameters: try scheduler.bestParameters(of: specs[index])).copyParameters(into: student)
             try student.saveFolder(path("trials/\(Self.folderName(trials[index].name))/student"), vocabularyFrom: base.teacher)
         }

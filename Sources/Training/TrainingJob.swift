@@ -19,9 +19,11 @@ public struct TrainingJob: Codable, Sendable {
     public var studentLayers: [Int]?
     public var temperature: Double
     public var alpha: Double
+    /// Heads and FFN neurons the student keeps per layer (nil: all).
+    public var studentShape: StudentShape?
 
     public init(phase: String, modelFolder: String, labelNames: [String], seed: UInt64, options: TrainingOptions,
-                studentLayers: [Int]? = nil, temperature: Double = 2, alpha: Double = 0.5) {
+                studentLayers: [Int]? = nil, temperature: Double = 2, alpha: Double = 0.5, studentShape: StudentShape? = nil) {
         self.phase = phase
         self.modelFolder = modelFolder
         self.labelNames = labelNames
@@ -30,6 +32,7 @@ public struct TrainingJob: Codable, Sendable {
         self.studentLayers = studentLayers
         self.temperature = temperature
         self.alpha = alpha
+        self.studentShape = studentShape
     }
 
     /// Builds the model this job trains (and, for a student, its teacher) from a model folder.
@@ -37,7 +40,8 @@ public struct TrainingJob: Codable, Sendable {
         let loaded = try SequenceClassifier.load(directory: folder, seed: seed, labelNames: labelNames).model
         guard phase == "student" else { return (loaded, .fineTune) }
         let layers = studentLayers ?? SequenceClassifier.evenlySpacedLayers(2, of: loaded.config.layerCount)
-        let student = try loaded.student(layers: layers)
+        // The shape only: the coordinator's state overwrites every weight.
+        let student = try (studentShape ?? StudentShape()).applyShapeOnly(to: try loaded.student(layers: layers))
         let loss = DistillationLoss(temperature: Float(temperature), alpha: Float(alpha))
         return (student, .distill(teacher: loaded, loss: loss, layers: layers))
     }

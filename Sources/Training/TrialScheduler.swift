@@ -75,7 +75,9 @@ public final class TrialRun {
         self.spec = spec
         self.validator = validator
         let kept = self.kept
-        trainer = Trainer(model: try teacher.student(layers: layers), mode: .distill(teacher: teacher, loss: loss, layers: layers),
+        let student = try (spec.job.studentShape ?? StudentShape()).apply(to: try teacher.student(layers: layers), teacher: teacher,
+                                                                         loss: loss, data: train, options: options)
+        trainer = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
                           train: train, validator: validator, options: options, label: spec.name,
                           logitCache: options.hiddenWeight == 0 ? teacherLogits : nil) { model, _ in
             kept.parameters = Array(model.parameters.buffer)

@@ -95,6 +95,33 @@ final class SweepTests: CLITestCase {
         XCTAssertEqual(chosen("spawned"), chosen("local"))
     }
 
+    /// The student's width is a recipe key like any other: a trial with `distill.student_heads` and
+    /// `distill.student_ffn` distils a narrower student (its least important heads and neurons
+    /// removed first), the same on workers as in this process, and is measured at its own size.
+    func testNarrowerStudentsAreTrialsLikeAnyOther() throws {
+        let (options, teacher) = try fineTunedTeacher()
+        let trials = ["--trial", "distill.student_heads=2;distill.student_ffn=16", "--trial", "distill.temperature=2", "--rungs", "1", "--json"]
+        var sizes: [[String: Int]] = []
+        var accuracies: [[Double]] = []
+        for (name, extra) in [("narrow-local", [String]()), ("narrow-workers", ["--workers", "2"])] {
+            let out = scratch.appendingPathComponent(name).path
+            let result = try run(["sweep"] + replacing("--out", with: out, in: replacing("--teacher", with: teacher, in: options)) + trials + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+            sizes.append(Dictionary(uniqueKeysWithValues: rows.map { ($0["name"] as? String ?? "", $0["size_bytes"] as? Int ?? 0) }))
+            accuracies.append(rows.compactMap { $0["held_out_accuracy"] as? Double })
+            let narrow = try ModelConfig.load(directory: out + "/trials/student_heads_2_student_ffn_16/student")
+            XCTAssertEqual(narrow.intermediateSize, 16)
+            XCTAssertEqual((0..<narrow.layerCount).map { narrow.heads(inLayer: $0) }, [Int](repeating: 2, count: narrow.layerCount))
+        }
+        XCTAssertEqual(sizes[0], sizes[1])
+        XCTAssertEqual(accuracies[0], accuracies[1])
+        XCTAssertLessThan(sizes[0]["student_heads=2,student_ffn=16"] ?? .max, sizes[0]["temperature=2"] ?? 0)
+        try assertFails(["sweep"] + replacing("--out", with: scratch.appendingPathComponent("bad-width").path,
+                                              in: replacing("--teacher", with: teacher, in: options)) + ["--grid", "distill.student_heads=0"],
+                        mentions: ["distill.student_heads"])
+    }
+
     func testBadSweepsAreClearErrors() throws {
         let (options, teacher) = try fineTunedTeacher()
         let out = scratch.appendingPathComponent("bad").path
