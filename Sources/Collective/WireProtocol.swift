@@ -18,7 +18,8 @@
 /// TCP, so a mismatch means a bug, memory corruption or a hostile peer, never a short read.
 public enum WireProtocol {
     /// The version this build speaks. Bump it whenever the header or any payload layout changes.
-    public static let version: UInt16 = 1
+    /// 2: sweep trials on workers (`trialSetup` ... `trialRelease`; `stateRequest.trial`).
+    public static let version: UInt16 = 2
     /// "EDST": a frame that does not start with it is not from an EdgeDistill peer.
     public static let magic: [UInt8] = [0x45, 0x44, 0x53, 0x54]
     /// Bytes before the payload.
