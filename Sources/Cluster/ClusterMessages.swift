@@ -1,5 +1,6 @@
 import Collective
 import Foundation
+import Kernels
 import Training
 
 /// The JSON headers of coordinator/worker control messages (see `Envelope`), one per message type.
@@ -134,6 +135,7 @@ enum ClusterMessages {
         var session: UInt64
         var labelNames: [String]
         var seed: UInt64
+        var teacherPrecision: FrozenWeights.Precision
     }
 
     /// coordinator -> worker (`trialRun`): run `trial` on to step `until`; `fresh` starts it over

@@ -1,5 +1,6 @@
 import Collective
 import Foundation
+import Kernels
 import Model
 import Training
 
@@ -10,7 +11,7 @@ import Training
 /// start on another worker, which is the same computation, so the sweep's results do not change.
 extension Coordinator: TrialExecutor {
     public func trialScheduler(teacherFolder: String, labelNames: [String], train: EncodedDataset, validation: EncodedDataset,
-                               teacherLogits: LogitCache) throws -> TrialScheduler {
+                               teacherLogits: LogitCache, teacherPrecision: FrozenWeights.Precision) throws -> TrialScheduler {
         var values = [Float]()
         values.reserveCapacity(train.count * teacherLogits.classes)
         guard let all = teacherLogits.lookup(Array(0..<train.count)) else {
@@ -20,7 +21,8 @@ extension Coordinator: TrialExecutor {
         let sections = try JobPackage.folderSections(teacherFolder) + JobPackage.dataSections(train)
             + JobPackage.dataSections(validation, prefix: "validation") + [("teacher.logits", SectionCoding.bytes(of: values))]
         try waitForWorkers(options.workers)
-        return ClusterTrials(coordinator: self, setup: ClusterMessages.TrialSetup(session: session, labelNames: labelNames, seed: 0),
+        return ClusterTrials(coordinator: self, setup: ClusterMessages.TrialSetup(session: session, labelNames: labelNames, seed: 0,
+                                                                                  teacherPrecision: teacherPrecision),
                              sections: sections)
     }
 }

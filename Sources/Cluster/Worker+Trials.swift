@@ -26,7 +26,7 @@ extension Worker {
         }
         let teacher = try SequenceClassifier.load(directory: folder, seed: envelope.header.seed, labelNames: envelope.header.labelNames).model
         try teacher.checkCompatible(with: try BertTokenizer.load(directory: folder), directory: folder)
-        teacher.freeze()
+        teacher.freeze(precision: envelope.header.teacherPrecision)
         let train = try JobPackage.dataset(from: envelope, vocabularySize: teacher.config.vocabularySize)
         let validation = try JobPackage.dataset(from: envelope, vocabularySize: teacher.config.vocabularySize, prefix: "validation")
         let values = try SectionCoding.floats(try envelope.section("teacher.logits"), name: "teacher.logits")

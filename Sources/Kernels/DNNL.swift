@@ -95,6 +95,12 @@ func ompThread() -> (index: Int, count: Int) {
 /// GFLOP/s at M = 213 and 214 against 98 at M = 37, for the same products to the bit (same kernel,
 /// same summation order). Only for weights that no longer change: a frozen teacher, a served model.
 public final class FrozenWeights {
+    /// How the products are computed: fp32, or bf16 inputs and weights with fp32 accumulation and
+    /// output (AVX-512 BF16's vdpbf16ps; `ISA.hasBF16`), which halves the bytes and doubles the rate.
+    public enum Precision: String, Sendable, CaseIterable, Codable {
+        case fp32, bf16
+    }
+
     static let engine: dnnl_engine_t? = {
         var engine: dnnl_engine_t?
         return dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success ? engine : nil
@@ -106,21 +112,28 @@ public final class FrozenWeights {
     }()
 
     public let n: Int, k: Int
+    public let precision: Precision
     private var primitive: dnnl_primitive_t?
     private var weights: dnnl_memory_t?
+    /// bf16: the input rounded to bf16 (grown to the largest call; one call at a time).
+    private var converted: UnsafeMutablePointer<UInt16>?
+    private var convertedCapacity = 0
 
-    /// Reorders `weight` (N, K) into the primitive's layout; nil when oneDNN offers no such primitive.
-    public init?(weight: UnsafePointer<Float>, n: Int, k: Int) {
+    /// Reorders `weight` (N, K) into the primitive's layout (rounded to bf16 for `.bf16`); nil when
+    /// oneDNN offers no such primitive on this CPU.
+    public init?(weight: UnsafePointer<Float>, n: Int, k: Int, precision: Precision = .fp32) {
         self.n = n
         self.k = k
+        self.precision = precision
         guard let engine = Self.engine, let stream = Self.stream else { return nil }
+        let type = precision == .bf16 ? dnnl_bf16 : dnnl_f32
         var source = dnnl_memory_desc_t(), packed = dnnl_memory_desc_t(), plain = dnnl_memory_desc_t()
         var destination = dnnl_memory_desc_t()
         var sourceDims: [Int64] = [edgedistill_runtime_dim, Int64(k)], sourceStrides: [Int64] = [Int64(k), 1]
         var weightDims: [Int64] = [Int64(k), Int64(n)]
         var destinationDims: [Int64] = [edgedistill_runtime_dim, Int64(n)], destinationStrides: [Int64] = [Int64(n), 1]
-        guard dnnl_memory_desc_init_by_strides(&source, 2, &sourceDims, dnnl_f32, &sourceStrides) == dnnl_success,
-              dnnl_memory_desc_init_by_tag(&packed, 2, &weightDims, dnnl_f32, dnnl_format_tag_any) == dnnl_success,
+        guard dnnl_memory_desc_init_by_strides(&source, 2, &sourceDims, type, &sourceStrides) == dnnl_success,
+              dnnl_memory_desc_init_by_tag(&packed, 2, &weightDims, type, dnnl_format_tag_any) == dnnl_success,
               dnnl_memory_desc_init_by_tag(&plain, 2, &weightDims, dnnl_f32, dnnl_ba) == dnnl_success,
               dnnl_memory_desc_init_by_strides(&destination, 2, &destinationDims, dnnl_f32, &destinationStrides) == dnnl_success
         else { return nil }
@@ -156,6 +169,7 @@ public final class FrozenWeights {
     deinit {
         if let primitive { dnnl_primitive_destroy(primitive) }
         if let weights { dnnl_memory_destroy(weights) }
+        converted?.deallocate()
     }
 
     /// `c (m, N) += a (m, K) * W^T`, rows contiguous.
@@ -164,10 +178,22 @@ public final class FrozenWeights {
         var aDesc = dnnl_memory_desc_t(), cDesc = dnnl_memory_desc_t()
         var aDims: [Int64] = [Int64(m), Int64(k)], aStrides: [Int64] = [Int64(k), 1]
         var cDims: [Int64] = [Int64(m), Int64(n)], cStrides: [Int64] = [Int64(n), 1]
-        try check(dnnl_memory_desc_init_by_strides(&aDesc, 2, &aDims, dnnl_f32, &aStrides), "describe a (\(m), \(k)) input")
+        try check(dnnl_memory_desc_init_by_strides(&aDesc, 2, &aDims, precision == .bf16 ? dnnl_bf16 : dnnl_f32, &aStrides),
+                  "describe a (\(m), \(k)) input")
         try check(dnnl_memory_desc_init_by_strides(&cDesc, 2, &cDims, dnnl_f32, &cStrides), "describe a (\(m), \(n)) output")
+        var input = UnsafeMutableRawPointer(mutating: a)
+        if precision == .bf16 {
+            if convertedCapacity < m * k {
+                converted?.deallocate()
+                convertedCapacity = m * k + m * k / 4
+                converted = .allocate(capacity: convertedCapacity)
+            }
+            guard let converted else { throw DNNLError(status: 5, operation: "allocate a bf16 input") }
+            roundToBF16(converted, a, count: m * k)
+            input = UnsafeMutableRawPointer(converted)
+        }
         var aMemory: dnnl_memory_t?, cMemory: dnnl_memory_t?
-        try check(dnnl_memory_create(&aMemory, &aDesc, Self.engine, UnsafeMutableRawPointer(mutating: a)), "wrap an input")
+        try check(dnnl_memory_create(&aMemory, &aDesc, Self.engine, input), "wrap an input")
         defer { dnnl_memory_destroy(aMemory) }
         try check(dnnl_memory_create(&cMemory, &cDesc, Self.engine, c), "wrap an output")
         defer { dnnl_memory_destroy(cMemory) }
@@ -175,5 +201,14 @@ public final class FrozenWeights {
                          dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights),
                          dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: cMemory)]
         try check(dnnl_primitive_execute(primitive, stream, 3, &arguments), "multiply M=\(m) N=\(n) K=\(k) with frozen weights")
+    }
+}
+
+/// Rounds fp32 to bf16 (the upper 16 bits, round to nearest even; NaN stays NaN).
+func roundToBF16(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let bits = x[i].bitPattern
+        if x[i].isNaN { out[i] = UInt16(bits >> 16) | 0x40; continue }
+        out[i] = UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 }

@@ -25,6 +25,7 @@ final class LinearLayer {
     /// Set by `freeze()`: the fp32 weights are reordered on the next forward pass (so a layer that
     /// never runs, such as a fused q|k|v only ever used split, costs nothing).
     private var freezePending = false
+    private var frozenPrecision = FrozenWeights.Precision.fp32
 
     /// A view of fp32 weights (O, I) and bias (O) in a parameter arena.
     init(weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, outputs: Int, inputs: Int) {
@@ -55,21 +56,32 @@ final class LinearLayer {
 
     /// From the next forward pass on, fp32 weights run through oneDNN's matmul on weights reordered
     /// once; they must not change afterwards. Int8 weights are already in their kernel's layout.
-    func freeze() {
-        if case .float = weights { freezePending = true }
+    func freeze(precision: FrozenWeights.Precision = .fp32) {
+        if case .float = weights {
+            freezePending = true
+            frozenPrecision = precision
+        }
     }
 
     private func prepareFrozen() {
         freezePending = false
-        // When oneDNN offers no such primitive the layer stays on sgemm, as before freezing.
+        // When oneDNN offers no such primitive the layer stays on sgemm, as before freezing (bf16
+        // falls back to fp32 first).
         guard case .float(let weight, let bias) = weights,
-              let frozen = FrozenWeights(weight: weight, n: outputs, k: inputs) else { return }
+              let frozen = FrozenWeights(weight: weight, n: outputs, k: inputs, precision: frozenPrecision)
+                ?? FrozenWeights(weight: weight, n: outputs, k: inputs) else { return }
         weights = .frozen(frozen, weight: weight, bias: bias)
     }
 
     var isFrozen: Bool {
         if case .frozen = weights { return true }
         return false
+    }
+
+    /// The precision of the frozen products (nil: not frozen yet).
+    var frozenAs: FrozenWeights.Precision? {
+        if case .frozen(let frozen, _, _) = weights { return frozen.precision }
+        return nil
     }
 
     /// The int8 weights, when the layer is int8.

@@ -1,3 +1,4 @@
+import Kernels
 import Model
 import Training
 
@@ -32,6 +33,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         /// removed before distillation (`StudentShape`): a narrower student, a sweepable size.
         public var studentHeads: Int?
         public var studentFFN: Int?
+        /// The frozen teacher's products during distillation: fp32, or bf16 (AVX-512 BF16 CPUs; fp32 elsewhere).
+        public var teacherPrecision = "fp32"
         public var evalEvery = 100
         /// The learning rate over the run: `constant` (Adam at `learning_rate` throughout) or
         /// `linear` (decaying linearly from `learning_rate` to 0 at the last step).
@@ -96,7 +99,7 @@ extension PipelineConfig.Distill {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
-        case studentHeads = "student_heads", studentFFN = "student_ffn"
+        case studentHeads = "student_heads", studentFFN = "student_ffn", teacherPrecision = "teacher_precision"
         case schedule, averageLast = "average_last"
     }
     public init(from decoder: Decoder) throws {
@@ -112,6 +115,7 @@ extension PipelineConfig.Distill {
         hiddenWeight = try c.decodeIfPresent(Double.self, forKey: .hiddenWeight) ?? hiddenWeight
         studentHeads = try c.decodeIfPresent(Int.self, forKey: .studentHeads) ?? studentHeads
         studentFFN = try c.decodeIfPresent(Int.self, forKey: .studentFFN) ?? studentFFN
+        teacherPrecision = try c.decodeIfPresent(String.self, forKey: .teacherPrecision) ?? teacherPrecision
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
         averageLast = try c.decodeIfPresent(Double.self, forKey: .averageLast) ?? averageLast
@@ -161,6 +165,8 @@ extension PipelineConfig {
         need(maxLength >= 3 && maxLength <= 512, "max_length", "in 3...512", maxLength)
         if validation == nil { need(heldOut > 0 && heldOut < 1, "held_out", "in (0, 1)", heldOut) }
         need(["constant", "linear"].contains(distill.schedule), "distill.schedule", "constant or linear", "'\(distill.schedule)'")
+        need(FrozenWeights.Precision(rawValue: distill.teacherPrecision) != nil, "distill.teacher_precision", "fp32 or bf16",
+             "'\(distill.teacherPrecision)'")
         need(["auto", "always", "never"].contains(finetune.mode), "finetune.mode", "auto, always or never", "'\(finetune.mode)'")
         for (key, value) in [("finetune.epochs", finetune.epochs), ("finetune.batch_size", finetune.batchSize),
                              ("distill.epochs", distill.epochs), ("distill.batch_size", distill.batchSize),
@@ -229,6 +235,7 @@ extension PipelineConfig {
         o.linearDecay = distill.schedule == "linear"
         o.averageLast = distill.averageLast
         o.traceSteps = traceSteps
+        o.teacherPrecision = FrozenWeights.Precision(rawValue: distill.teacherPrecision) ?? .fp32
         return o
     }
 }

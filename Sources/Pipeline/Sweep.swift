@@ -141,7 +141,7 @@ public final class Sweep {
         try FileManager.default.createDirectory(atPath: path("trials"), withIntermediateDirectories: true)
 
         // The teacher's logits for every training example, once, in length-sorted batches.
-        teacher.freeze()
+        teacher.freeze(precision: base.distillationOptions().teacherPrecision)
         let started = Date()
         let cache = LogitCache(count: data.trainData.count, classes: teacher.config.labelCount)
         let order = data.trainData.sequences.indices.sorted { data.trainData.sequences[$0].count < data.trainData.sequences[$1].count }
@@ -164,7 +164,8 @@ public final class Sweep {
             return TrialSpec(index: index, name: trial.name, job: job)
         }
         let scheduler = try executor?.trialScheduler(teacherFolder: base.teacher, labelNames: data.train.labelNames, train: data.trainData,
-                                                     validation: data.validationData, teacherLogits: cache)
+                                                     validation: data.validationData, teacherLogits: cache,
+                                                     teacherPrecision: base.distillationOptions().teacherPrecision)
             ?? LocalTrials(teacher: teacher, train: data.trainData, validator: validator, teacherLogits: cache)
         let totalSteps = specs.map { $0.job.options.totalSteps(examples: data.trainData.count) }
 

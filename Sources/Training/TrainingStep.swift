@@ -61,7 +61,7 @@ public final class TrainingStep {
                           weightDecay: options.weightDecay, lazyEmbeddings: options.lazyEmbeddings)
         schedule = LearningRateSchedule(options: options, totalSteps: totalSteps)
         // The teacher is frozen: its linear layers run on weights reordered once.
-        if case .distill(let teacher, _, _) = mode { teacher.freeze() }
+        if case .distill(let teacher, _, _) = mode { teacher.freeze(precision: options.teacherPrecision) }
     }
 
     /// The classes of the task (K).

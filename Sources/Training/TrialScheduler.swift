@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Model
 
 /// One trial of a sweep: a distillation phase with its own recipe. `job` carries everything a
@@ -52,7 +53,7 @@ public protocol TrialExecutor: AnyObject {
     /// A scheduler for trials that all distil from the teacher in `teacherFolder` on `train`, judged
     /// on `validation`, from the teacher's logits `teacherLogits` for every training example.
     func trialScheduler(teacherFolder: String, labelNames: [String], train: EncodedDataset, validation: EncodedDataset,
-                        teacherLogits: LogitCache) throws -> TrialScheduler
+                        teacherLogits: LogitCache, teacherPrecision: FrozenWeights.Precision) throws -> TrialScheduler
 }
 
 /// One trial in the process that runs it: its trainer, continued rung by rung, and its best

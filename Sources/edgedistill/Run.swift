@@ -26,6 +26,8 @@ struct PipelineOptions: ParsableArguments {
     @Option(name: .customLong("average-last"),
             help: "Average the student weights evaluated in this last share of the distillation steps (e.g. 0.33) and keep the average when it beats the best checkpoint on validation; 0: off.")
     var averageLast: Double?
+    @Option(name: .customLong("teacher-precision"), help: "The frozen teacher's products while distilling: fp32 or bf16 (AVX-512 BF16 CPUs; fp32 elsewhere).")
+    var teacherPrecision: String?
     @Option(help: "Seed for data order, initialisation and dropout.") var seed: UInt64?
     @Option(help: "oneDNN threads.") var threads: Int?
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
@@ -61,6 +63,7 @@ struct PipelineOptions: ParsableArguments {
         }
         if let distillSchedule { c.distill.schedule = distillSchedule }
         if let averageLast { c.distill.averageLast = averageLast }
+        if let teacherPrecision { c.distill.teacherPrecision = teacherPrecision }
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }

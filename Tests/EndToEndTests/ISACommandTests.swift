@@ -36,4 +36,16 @@ final class ISACommandTests: CLITestCase {
         }
         try assertFails(["inspect", "--model", model], mentions: ["EDGEDISTILL_ISA", "avx512, avx2 or generic"], environment: ["EDGEDISTILL_ISA": "neon"])
     }
+
+    /// A run whose frozen teacher computes in bf16 (fp32 where the CPU lacks AVX-512 BF16) goes
+    /// through; another precision name is refused, naming the key.
+    func testTeacherPrecisionIsAnOption() throws {
+        let options = try tinyRunOptions(out: scratch.appendingPathComponent("bf16").path, seed: 3, epochs: 1)
+        let result = try run(["run"] + options + ["--teacher-precision", "bf16"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let config = try String(contentsOfFile: scratch.appendingPathComponent("bf16/run_config.json").path, encoding: .utf8)
+        XCTAssertTrue(config.contains("\"teacher_precision\" : \"bf16\""), config)
+        try assertFails(["run"] + (try tinyRunOptions(out: scratch.appendingPathComponent("fp16").path, seed: 3, epochs: 1))
+                        + ["--teacher-precision", "fp16"], mentions: ["distill.teacher_precision"])
+    }
 }

@@ -26,7 +26,9 @@ final class PipelineConfigTests: XCTestCase {
     }
 
     func testSnakeCaseKeysOverrideDefaults() throws {
-        let config = try decode(#"{"max_length": 64, "distill": {"batch_size": 8, "layers": [1, 4], "hidden_weight": 0.5, "schedule": "linear", "average_last": 0.25}, "finetune": {"mode": "never"}}"#)
+        let config = try decode(#"{"max_length": 64, "distill": {"batch_size": 8, "layers": [1, 4], "hidden_weight": 0.5, "schedule": "linear", "average_last": 0.25, "student_heads": 8, "student_ffn": 1024, "teacher_precision": "bf16"}, "finetune": {"mode": "never"}}"#)
+        XCTAssertEqual(config.studentShape, StudentShape(heads: 8, ffn: 1024))
+        XCTAssertEqual(config.distillationOptions().teacherPrecision, .bf16)
         XCTAssertEqual(config.maxLength, 64)
         XCTAssertEqual(config.distill.batchSize, 8)
         XCTAssertEqual(config.distill.layers, [1, 4])
@@ -46,9 +48,10 @@ final class PipelineConfigTests: XCTestCase {
     }
 
     func testValidationNamesEachBadKey() throws {
-        let config = try decode(#"{"max_length": 1, "held_out": 1.5, "finetune": {"mode": "sometimes"}, "distill": {"alpha": -1, "temperature": 0, "batch_size": 0, "schedule": "cosine", "average_last": 1.5}}"#)
+        let config = try decode(#"{"max_length": 1, "held_out": 1.5, "finetune": {"mode": "sometimes"}, "distill": {"alpha": -1, "temperature": 0, "batch_size": 0, "schedule": "cosine", "average_last": 1.5, "student_heads": 0, "student_ffn": -2, "teacher_precision": "fp16"}}"#)
         let problems = try config.validate().joined(separator: "\n")
-        for key in ["max_length", "held_out", "finetune.mode", "distill.alpha", "distill.temperature", "distill.batch_size", "distill.schedule", "distill.average_last"] {
+        for key in ["max_length", "held_out", "finetune.mode", "distill.alpha", "distill.temperature", "distill.batch_size", "distill.schedule", "distill.average_last",
+                    "distill.student_heads", "distill.student_ffn", "distill.teacher_precision"] {
             XCTAssertTrue(problems.contains(key), "no problem reported for \(key): \(problems)")
         }
     }
