@@ -121,10 +121,18 @@ public final class Pipeline {
         // Student from the teacher's layers.
         let layers = try config.studentLayers(teacherLayers: teacher.config.layerCount)
         let o = config.distillationOptions()
+        var distillData = trainData
+        if config.distill.augment > 0 {
+            let variants = Augmentation.variants(of: train, options: config.augmentation, seed: config.seed)
+            let encoded = encode(variants)
+            distillData = EncodedDataset(sequences: trainData.sequences + encoded.sequences, labels: trainData.labels + encoded.labels,
+                                         truncatedCount: trainData.truncatedCount + encoded.truncatedCount)
+            log("student: \(variants.count) teacher-labelled variants of the \(train.count) training examples (distill.augment \(config.distill.augment)): \(distillData.count) inputs")
+        }
         log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
         let shape = config.studentShape
-        let student = try shape.apply(to: try teacher.student(layers: layers), teacher: teacher, loss: loss, data: trainData, options: o)
+        let student = try shape.apply(to: try teacher.student(layers: layers), teacher: teacher, loss: loss, data: distillData, options: o)
         if shape.narrows {
             log("student: \(student.config.heads(inLayer: 0)) heads and \(student.config.intermediateSize) FFN neurons per layer (the most important; distill.student_heads, distill.student_ffn)")
         }
@@ -132,7 +140,7 @@ public final class Pipeline {
                               seed: config.seed, options: o, studentLayers: layers,
                               temperature: config.distill.temperature, alpha: config.distill.alpha, studentShape: shape.narrows ? shape : nil)
         let distiller = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
-                                train: trainData, validator: Evaluator.validator(on: validationData, batchSize: o.evalBatchSize), options: o,
+                                train: distillData, validator: Evaluator.validator(on: validationData, batchSize: o.evalBatchSize), options: o,
                                 checkpointPath: path("checkpoints/student.ckpt"), metrics: metrics,
                                 label: "student") { [self] model, _ in
             try model.saveFolder(path("student"), vocabularyFrom: config.teacher)

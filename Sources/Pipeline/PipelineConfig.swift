@@ -35,6 +35,12 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         public var studentFFN: Int?
         /// The frozen teacher's products during distillation: fp32, or bf16 (AVX-512 BF16 CPUs; fp32 elsewhere).
         public var teacherPrecision = "fp32"
+        /// Teacher-labelled variants of each training example (`Augmentation`; 0: off) and their rates.
+        public var augment = 0
+        public var augmentMask = 0.1
+        public var augmentReplace = 0.1
+        public var augmentDelete = 0.1
+        public var augmentNgram = 0.25
         public var evalEvery = 100
         /// The learning rate over the run: `constant` (Adam at `learning_rate` throughout) or
         /// `linear` (decaying linearly from `learning_rate` to 0 at the last step).
@@ -100,6 +106,8 @@ extension PipelineConfig.Distill {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
         case studentHeads = "student_heads", studentFFN = "student_ffn", teacherPrecision = "teacher_precision"
+        case augment, augmentMask = "augment_mask", augmentReplace = "augment_replace", augmentDelete = "augment_delete"
+        case augmentNgram = "augment_ngram"
         case schedule, averageLast = "average_last"
     }
     public init(from decoder: Decoder) throws {
@@ -116,6 +124,11 @@ extension PipelineConfig.Distill {
         studentHeads = try c.decodeIfPresent(Int.self, forKey: .studentHeads) ?? studentHeads
         studentFFN = try c.decodeIfPresent(Int.self, forKey: .studentFFN) ?? studentFFN
         teacherPrecision = try c.decodeIfPresent(String.self, forKey: .teacherPrecision) ?? teacherPrecision
+        augment = try c.decodeIfPresent(Int.self, forKey: .augment) ?? augment
+        augmentMask = try c.decodeIfPresent(Double.self, forKey: .augmentMask) ?? augmentMask
+        augmentReplace = try c.decodeIfPresent(Double.self, forKey: .augmentReplace) ?? augmentReplace
+        augmentDelete = try c.decodeIfPresent(Double.self, forKey: .augmentDelete) ?? augmentDelete
+        augmentNgram = try c.decodeIfPresent(Double.self, forKey: .augmentNgram) ?? augmentNgram
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? schedule
         averageLast = try c.decodeIfPresent(Double.self, forKey: .averageLast) ?? averageLast
@@ -165,6 +178,7 @@ extension PipelineConfig {
         need(maxLength >= 3 && maxLength <= 512, "max_length", "in 3...512", maxLength)
         if validation == nil { need(heldOut > 0 && heldOut < 1, "held_out", "in (0, 1)", heldOut) }
         need(["constant", "linear"].contains(distill.schedule), "distill.schedule", "constant or linear", "'\(distill.schedule)'")
+        problems += augmentation.problems.map { "distill." + $0 }
         need(FrozenWeights.Precision(rawValue: distill.teacherPrecision) != nil, "distill.teacher_precision", "fp32 or bf16",
              "'\(distill.teacherPrecision)'")
         need(["auto", "always", "never"].contains(finetune.mode), "finetune.mode", "auto, always or never", "'\(finetune.mode)'")
@@ -218,6 +232,13 @@ extension PipelineConfig {
 }
 
 extension PipelineConfig {
+    /// The augmentation of the distillation set (`distill.augment*`).
+    public var augmentation: AugmentationOptions {
+        var o = AugmentationOptions(variants: distill.augment)
+        (o.mask, o.replace, o.delete, o.ngram) = (distill.augmentMask, distill.augmentReplace, distill.augmentDelete, distill.augmentNgram)
+        return o
+    }
+
     /// The student's width (`distill.student_heads`, `distill.student_ffn`).
     public var studentShape: StudentShape { StudentShape(heads: distill.studentHeads, ffn: distill.studentFFN) }
 

@@ -71,7 +71,7 @@ public final class Sweep {
     /// Keys a trial may change: the distillation recipe. Keys that change the data or the teacher
     /// would break the shared training set and logits.
     static func checkSweepable(_ key: String) throws {
-        guard key.hasPrefix("distill.") else {
+        guard key.hasPrefix("distill."), !key.hasPrefix("distill.augment") else {
             throw ModelError("a sweep varies the distillation recipe (distill.* keys); '\(key)' would change the data or the teacher all trials share")
         }
     }

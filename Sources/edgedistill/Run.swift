@@ -28,6 +28,8 @@ struct PipelineOptions: ParsableArguments {
     var averageLast: Double?
     @Option(name: .customLong("teacher-precision"), help: "The frozen teacher's products while distilling: fp32 or bf16 (AVX-512 BF16 CPUs; fp32 elsewhere).")
     var teacherPrecision: String?
+    @Option(help: "Teacher-labelled variants of each training example for distillation (masking, replacement, deletion, n-grams; 0: off).")
+    var augment: Int?
     @Option(help: "Seed for data order, initialisation and dropout.") var seed: UInt64?
     @Option(help: "oneDNN threads.") var threads: Int?
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
@@ -64,6 +66,7 @@ struct PipelineOptions: ParsableArguments {
         if let distillSchedule { c.distill.schedule = distillSchedule }
         if let averageLast { c.distill.averageLast = averageLast }
         if let teacherPrecision { c.distill.teacherPrecision = teacherPrecision }
+        if let augment { c.distill.augment = augment }
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }
