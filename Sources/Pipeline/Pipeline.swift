@@ -121,14 +121,19 @@ public final class Pipeline {
         // Student from the teacher's layers.
         let layers = try config.studentLayers(teacherLayers: teacher.config.layerCount)
         let o = config.distillationOptions()
+        // The distillation set: the training examples, then what only the teacher labels.
         var distillData = trainData
-        if config.distill.augment > 0 {
-            let variants = Augmentation.variants(of: train, options: config.augmentation, seed: config.seed)
-            let encoded = encode(variants)
-            distillData = EncodedDataset(sequences: trainData.sequences + encoded.sequences, labels: trainData.labels + encoded.labels,
-                                         truncatedCount: trainData.truncatedCount + encoded.truncatedCount)
-            log("student: \(variants.count) teacher-labelled variants of the \(train.count) training examples (distill.augment \(config.distill.augment)): \(distillData.count) inputs")
+        func add(_ extra: Dataset, _ what: String) {
+            let encoded = encode(extra)
+            distillData = EncodedDataset(sequences: distillData.sequences + encoded.sequences, labels: distillData.labels + encoded.labels,
+                                         truncatedCount: distillData.truncatedCount + encoded.truncatedCount)
+            log("student: \(extra.count) \(what): \(distillData.count) inputs")
         }
+        if config.distill.augment > 0 {
+            add(Augmentation.variants(of: train, options: config.augmentation, seed: config.seed),
+                "teacher-labelled variants of the \(train.count) training examples (distill.augment \(config.distill.augment))")
+        }
+        for set in data.unlabeled { add(set, "unlabeled texts from \(set.source)") }
         log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
         let shape = config.studentShape
@@ -206,6 +211,8 @@ public final class Pipeline {
         let options: DatasetOptions
         let train: Dataset, validation: Dataset
         let evalSets: [Dataset]
+        /// `unlabeled` files (distillation only), labelled `unlabelled`.
+        let unlabeled: [Dataset]
         let tokenizer: BertTokenizer
         let maxLength: Int
         let trainData: EncodedDataset, validationData: EncodedDataset
@@ -244,7 +251,10 @@ public final class Pipeline {
             (train, validation) = try train.split(heldOutFraction: config.heldOut, seed: config.seed)
         }
         let evalSets = stages.contains(.evaluate) ? try config.eval.map { try Dataset.load($0, options: options) } : []
-        for other in [validation] + evalSets where (other.pairs == nil) != (train.pairs == nil) {
+        var textOnly = options
+        textOnly.unlabelled = true
+        let unlabeled = stages.contains(.distill) ? try config.unlabeled.map { try Dataset.load($0, options: textOnly) } : []
+        for other in [validation] + evalSets + unlabeled where (other.pairs == nil) != (train.pairs == nil) {
             let shape = { (d: Dataset) in d.pairs == nil ? "one text per example" : "sentence pairs" }
             throw ModelError(file: other.source, "has \(shape(other)) but \(config.train) has \(shape(train)): "
                 + "expected the same text columns in every file (text_column, text_pair_column)")
@@ -257,7 +267,7 @@ public final class Pipeline {
                 + "earliest), so the choice is noisy: pass --validation FILE or raise held_out")
         }
 
-        return RunData(probe: probe, options: options, train: train, validation: validation, evalSets: evalSets,
+        return RunData(probe: probe, options: options, train: train, validation: validation, evalSets: evalSets, unlabeled: unlabeled,
                        tokenizer: tokenizer, maxLength: maxLength, trainData: trainData, validationData: validationData)
     }
 

@@ -55,6 +55,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var teacher = "models/all-MiniLM-L6-v2"
     public var train = "../shared/data/sst2/train.tsv"
     public var eval: [String] = ["../shared/data/sst2/dev.tsv"]
+    /// In-domain texts only the teacher labels, added to the distillation set (any format the
+    /// datasets read; a label column, if any, is ignored).
+    public var unlabeled: [String] = []
     /// A validation file for choosing the best checkpoint; without one, `heldOut` of train is used.
     public var validation: String?
     public var heldOut = 0.02
@@ -137,7 +140,7 @@ extension PipelineConfig.Distill {
 
 extension PipelineConfig {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case teacher, train, eval, validation, heldOut = "held_out", out, textColumn = "text_column"
+        case teacher, train, eval, unlabeled, validation, heldOut = "held_out", out, textColumn = "text_column"
         case textPairColumn = "text_pair_column"
         case labelColumn = "label_column", skipBadRows = "skip_bad_rows", maxLength = "max_length", seed, threads
         case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
@@ -150,6 +153,7 @@ extension PipelineConfig {
         teacher = try c.decodeIfPresent(String.self, forKey: .teacher) ?? teacher
         train = try c.decodeIfPresent(String.self, forKey: .train) ?? train
         eval = try c.decodeIfPresent([String].self, forKey: .eval) ?? eval
+        unlabeled = try c.decodeIfPresent([String].self, forKey: .unlabeled) ?? unlabeled
         validation = try c.decodeIfPresent(String.self, forKey: .validation) ?? validation
         heldOut = try c.decodeIfPresent(Double.self, forKey: .heldOut) ?? heldOut
         out = try c.decodeIfPresent(String.self, forKey: .out) ?? out

@@ -128,6 +128,9 @@ public struct DatasetOptions: Sendable {
     /// An existing label map (index = class id), e.g. a trained model's: every label must then be
     /// one of these names, or, in a column of integers, a class id below `labelNames.count`.
     public var labelNames: [String]?
+    /// Texts only the teacher labels (`--unlabeled`): the label column may be absent and is ignored;
+    /// every example gets the label `unlabelled`.
+    public var unlabelled = false
 
     public init(textColumn: String? = nil, textPairColumn: String? = nil, labelColumn: String? = nil,
                 format: Format = .auto, skipBadRows: Bool = false, labelNames: [String]? = nil) {

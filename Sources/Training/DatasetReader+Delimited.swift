@@ -35,7 +35,8 @@ extension DatasetReader {
             pairIndex = index
         }
         labelColumn = options.labelColumn ?? DatasetOptions.defaultLabelColumn
-        guard let labelIndex = columns.firstIndex(of: labelColumn) else {
+        let labelIndex = options.unlabelled ? nil : columns.firstIndex(of: labelColumn)
+        if labelIndex == nil, !options.unlabelled {
             throw error(BadRow(line: header.line, problem: "the header has no label column '\(labelColumn)'; "
                 + "columns found: \(columnList)"))
         }
@@ -84,7 +85,7 @@ extension DatasetReader {
                 + "second text"))
             return nil
         }
-        if label.isEmpty {
+        if label.isEmpty, !options.unlabelled {
             bad.append(BadRow(line: line, problem: "missing label in '\(labelColumn)': expected a class name or id"))
             return nil
         }

@@ -52,7 +52,7 @@ extension DatasetReader {
         textColumn = textKey
         pairColumn = pairKey
         labelColumn = options.labelColumn ?? DatasetOptions.defaultLabelColumn
-        guard objects.contains(where: { $0.object[labelColumn] != nil }) else {
+        guard options.unlabelled || objects.contains(where: { $0.object[labelColumn] != nil }) else {
             throw ModelError(file: path, "no object has the label key '\(labelColumn)'; keys found on line "
                 + "\(objects[0].line): \(keysFound)")
         }
@@ -63,7 +63,7 @@ extension DatasetReader {
                 guard let value = jsonText(object[pairKey], key: pairKey, line: line, what: "second text") else { continue }
                 pair = value
             }
-            guard let label = jsonLabel(object[labelColumn], line: line) else { continue }
+            guard let label = options.unlabelled ? "" : jsonLabel(object[labelColumn], line: line) else { continue }
             if let row = checkedRow(line: line, text: text, pair: pair, label: label) {
                 rows.append(row)
             }

@@ -54,7 +54,8 @@ struct DatasetReader {
         case .jsonl, .auto: try readJSONLines()
         }
         let dataRows = rows.count + bad.count
-        let (labels, names, labelProblem) = try resolveLabels()
+        let (labels, names, labelProblem) = options.unlabelled
+            ? ([Int32](repeating: unlabelled, count: rows.count), options.labelNames ?? [], nil) : try resolveLabels()
         // Bad rows first: a stray label can cause the label-set problems checked after.
         if let first = bad.min(by: { $0.line < $1.line }) {
             if !options.skipBadRows {

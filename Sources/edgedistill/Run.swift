@@ -30,6 +30,8 @@ struct PipelineOptions: ParsableArguments {
     var teacherPrecision: String?
     @Option(help: "Teacher-labelled variants of each training example for distillation (masking, replacement, deletion, n-grams; 0: off).")
     var augment: Int?
+    @Option(help: "In-domain texts only the teacher labels, added to distillation (repeatable; a label column is ignored).")
+    var unlabeled: [String] = []
     @Option(help: "Seed for data order, initialisation and dropout.") var seed: UInt64?
     @Option(help: "oneDNN threads.") var threads: Int?
     @Option(name: .customLong("max-train-examples"), help: "Train on a seeded sample of this many examples.")
@@ -67,6 +69,7 @@ struct PipelineOptions: ParsableArguments {
         if let averageLast { c.distill.averageLast = averageLast }
         if let teacherPrecision { c.distill.teacherPrecision = teacherPrecision }
         if let augment { c.distill.augment = augment }
+        if !unlabeled.isEmpty { c.unlabeled = unlabeled }
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }

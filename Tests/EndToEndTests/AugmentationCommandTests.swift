@@ -25,4 +25,23 @@ final class AugmentationCommandTests: CLITestCase {
             .write(toFile: config[yaml], atomically: true, encoding: .utf8)
         try assertFails(["run"] + config, mentions: ["distill.augment_mask"])
     }
+
+    /// `--unlabeled FILE`: texts without labels (a TSV with only a sentence column, or JSONL whose
+    /// label key is absent) join distillation as teacher-labelled inputs; a file without the text
+    /// column is an error naming the file.
+    func testUnlabeledTextJoinsDistillation() throws {
+        let out = scratch.appendingPathComponent("unlabeled").path
+        let tsv = scratch.appendingPathComponent("extra.tsv").path, jsonl = scratch.appendingPathComponent("extra.jsonl").path
+        try "sentence\na good movie\nnot bad at all\nthe film is great\n".write(toFile: tsv, atomically: true, encoding: .utf8)
+        try "{\"text\": \"it is a bad film\"}\n{\"text\": \"good\", \"label\": \"ignored\"}\n".write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let options = try tinyRunOptions(out: out, seed: 6, epochs: 1)
+        let result = try run(["run"] + options + ["--unlabeled", tsv, "--unlabeled", jsonl])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("3 unlabeled texts from \(tsv)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("2 unlabeled texts from \(jsonl)"), result.stderr)
+        let bad = scratch.appendingPathComponent("bad.tsv").path
+        try "words\nsomething\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        try assertFails(["run"] + (try tinyRunOptions(out: scratch.appendingPathComponent("u2").path, seed: 6, epochs: 1)) + ["--unlabeled", bad],
+                        mentions: [bad, "sentence"])
+    }
 }
