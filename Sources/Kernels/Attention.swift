@@ -71,12 +71,14 @@ public func attentionForward(
 }
 
 /// Backward of `attentionForward`: dqkv (N, 3C) is overwritten with the gradient of q, k and v.
+/// `probGradient` (G, T, T), when given, is a loss's gradient on the attention probabilities.
 public func attentionBackward(
     _ dqkv: UnsafeMutablePointer<Float>,       // (N, 3C)
     _ dout: UnsafePointer<Float>,              // (N, C)
     _ saved: AttentionSaved,
     _ qkv: UnsafePointer<Float>,               // (N, 3C) the forward pass's input
-    _ layout: PackedBatch, heads: Int, headSize hs: Int
+    _ layout: PackedBatch, heads: Int, headSize hs: Int,
+    probGradient: UnsafePointer<Float>? = nil  // (G, T, T)
 ) {
     let (t, c) = (layout.sequence, heads * hs)
     let scratchPerMatrix = headScratchCount(rows: t, sequence: t, headSize: hs)
@@ -89,6 +91,6 @@ public func attentionBackward(
                      rows: length, length: length, headSize: hs,
                      probs: saved.probs + block, mask: saved.dropMask.map { UnsafePointer($0 + block) },
                      dropped: saved.dropped.map { UnsafePointer($0 + block) }, sequence: t,
-                     scratch: saved.scratch + m * scratchPerMatrix)
+                     scratch: saved.scratch + m * scratchPerMatrix, probGradient: probGradient.map { $0 + block })
     }
 }

@@ -42,8 +42,10 @@ func headForward(
     }
 }
 
-/// Backward of `headForward`: overwrites dq (R, HS), dk and dv (L, HS) from dout (R, HS).
-///   dv_j = sum_i W[i, j] dout_i,  dS = softmax'(mask * (dout_i . v_j)),
+/// Backward of `headForward`: overwrites dq (R, HS), dk and dv (L, HS) from dout (R, HS) and,
+/// when given, `probGradient` (R, T rows like `probs`): a loss's gradient on the probabilities
+/// themselves (attention transfer), added before the softmax's backward.
+///   dv_j = sum_i W[i, j] dout_i,  dS = softmax'(mask * (dout_i . v_j) + dP[i, j]),
 ///   dq_i = sum_j dS[i, j] k_j / sqrt(HS),  dk_j = sum_i dS[i, j] q_i / sqrt(HS)
 @inline(__always)
 func headBackward(
@@ -53,7 +55,7 @@ func headBackward(
     q: UnsafePointer<Float>, qStride: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int,
     rows r: Int, length l: Int, headSize hs: Int,
     probs: UnsafePointer<Float>, mask: UnsafePointer<Float>?, dropped: UnsafePointer<Float>?,
-    sequence t: Int, scratch: UnsafeMutablePointer<Float>
+    sequence t: Int, scratch: UnsafeMutablePointer<Float>, probGradient: UnsafePointer<Float>? = nil
 ) {
     let scale = 1 / Float(hs).squareRoot()
     let ds = scratch, scaled = scratch + r * t, sum = scaled + hs   // (R, T), (HS), (HS)
@@ -67,6 +69,7 @@ func headBackward(
         for j in 0..<l { dsi[j] = dot(di, v + j * kvStride, hs) }
         for j in 0..<l { axpy(dv + j * dkvStride, weights[i * t + j], di, hs) }
         if let mask, dropped != nil { for j in 0..<l { dsi[j] *= mask[i * t + j] } }
+        if let probGradient { for j in 0..<l { dsi[j] += probGradient[i * t + j] } }
         softmaxBackwardRow(dsi, dsi, probs + i * t, count: l)
     }
     for i in 0..<r {

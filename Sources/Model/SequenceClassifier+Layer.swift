@@ -66,7 +66,7 @@ extension SequenceClassifier {
     /// `dout` (N, C): gradient of this layer's output, consumed. Writes the gradient of the
     /// layer's input into `dinput` (N, C), which may be the same buffer as `dout`.
     func layerBackward(_ l: Int, _ batch: TokenBatch, _ dout: UnsafeMutablePointer<Float>,
-                       _ dinput: UnsafeMutablePointer<Float>) {
+                       _ dinput: UnsafeMutablePointer<Float>, probGradient: UnsafePointer<Float>? = nil) {
         let a = activations, s = a.layers[l]
         let w = layerView(l, in: parameters), dw = layerView(l, in: gradients)
         let (n, c) = (batch.tokenCount, config.hiddenSize)
@@ -82,7 +82,7 @@ extension SequenceClassifier {
                                    dropped: a.dropout && config.attentionDropout > 0 ? s.dropped.p : nil,
                                    scratch: a.attentionScratch.reserve(AttentionSaved.scratchCount(
                                        matrices: batch.batchSize * nh, rows: t, sequence: t, headSize: hs)))
-        attentionBackward(dqkv, dcontext, saved, s.qkv.p, batch.layout, heads: nh, headSize: hs)
+        attentionBackward(dqkv, dcontext, saved, s.qkv.p, batch.layout, heads: nh, headSize: hs, probGradient: probGradient)
         if dinput != dr1 { dinput.update(from: dr1, count: n * c) }
         linearBackward(dinput, dw.qkvWeight, dw.qkvBias, dqkv, x, w.qkvWeight,
                        rows: n, inputs: c, outputs: 3 * aw, accumulate: true)

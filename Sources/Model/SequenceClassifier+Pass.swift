@@ -44,7 +44,11 @@ extension SequenceClassifier {
     ///
     /// `layerDone(l)`, when given, is called as soon as layer `l`'s gradients (and, for the last
     /// layer, the head's) are final, so they can travel while the rest of the pass runs.
-    public func backward(_ dlogits: [Float], hiddenGradients: [Int: [Float]] = [:], layerDone: ((Int) -> Void)? = nil) {
+    ///
+    /// `attentionGradients[l]`, when given, is a loss's gradient on layer `l`'s attention
+    /// probabilities, in `attentionMaps(layer:)` order (attention transfer).
+    public func backward(_ dlogits: [Float], hiddenGradients: [Int: [Float]] = [:], attentionGradients: [Int: [Float]] = [:],
+                         layerDone: ((Int) -> Void)? = nil) {
         guard let batch = activations.batch else {
             preconditionFailure("backward called before forward")
         }
@@ -55,6 +59,8 @@ extension SequenceClassifier {
         let firstTokensOnly = activations.firstTokensOnly
         precondition(!firstTokensOnly || hiddenGradients[config.layerCount] == nil,
                      "a loss on the last layer's hidden states needs forward(allHiddenStates: true)")
+        precondition(!firstTokensOnly || attentionGradients[config.layerCount - 1] == nil,
+                     "a loss on the last layer's attention needs forward(allHiddenStates: true)")
         let dstream = activations.dStream.reserve(batch.tokenCount * config.hiddenSize)
         dlogits.withUnsafeBufferPointer { headBackward(batch, $0.baseAddress!, dstream) }
         let count = batch.tokenCount * config.hiddenSize
@@ -67,6 +73,10 @@ extension SequenceClassifier {
             inject(l + 1)
             if firstTokensOnly && l == config.layerCount - 1 {
                 firstTokenLayerBackward(l, batch, dstream, dstream)
+            } else if let extra = attentionGradients[l] {
+                attentionBlock(extra, layer: l, batch: batch).withUnsafeBufferPointer {
+                    layerBackward(l, batch, dstream, dstream, probGradient: $0.baseAddress)
+                }
             } else {
                 layerBackward(l, batch, dstream, dstream)
             }

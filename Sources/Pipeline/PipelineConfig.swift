@@ -29,6 +29,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         /// Weight of the hidden-state MSE between each student layer's output and the teacher hidden state
         /// it stands for (`SequenceClassifier.hiddenStateTargets`: [0, 3] of 6 layers gives [3, 6]).
         public var hiddenWeight = 0.0
+        /// Weight of attention transfer (`AttentionTransfer`: each student layer's attention pulled
+        /// towards the teacher layer it stands in for); 0 turns it off.
+        public var attentionWeight = 0.0
         /// Attention heads and FFN neurons each student layer keeps (nil: all), the least important
         /// removed before distillation (`StudentShape`): a narrower student, a sweepable size.
         public var studentHeads: Int?
@@ -108,6 +111,7 @@ extension PipelineConfig.Distill {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
+        case attentionWeight = "attention_weight"
         case studentHeads = "student_heads", studentFFN = "student_ffn", teacherPrecision = "teacher_precision"
         case augment, augmentMask = "augment_mask", augmentReplace = "augment_replace", augmentDelete = "augment_delete"
         case augmentNgram = "augment_ngram"
@@ -124,6 +128,7 @@ extension PipelineConfig.Distill {
         studentLayers = try c.decodeIfPresent(Int.self, forKey: .studentLayers) ?? studentLayers
         layers = try c.decodeIfPresent([Int].self, forKey: .layers) ?? layers
         hiddenWeight = try c.decodeIfPresent(Double.self, forKey: .hiddenWeight) ?? hiddenWeight
+        attentionWeight = try c.decodeIfPresent(Double.self, forKey: .attentionWeight) ?? attentionWeight
         studentHeads = try c.decodeIfPresent(Int.self, forKey: .studentHeads) ?? studentHeads
         studentFFN = try c.decodeIfPresent(Int.self, forKey: .studentFFN) ?? studentFFN
         teacherPrecision = try c.decodeIfPresent(String.self, forKey: .teacherPrecision) ?? teacherPrecision
@@ -206,6 +211,11 @@ extension PipelineConfig {
         need(finetune.warmup.isFinite && finetune.warmup >= 0 && finetune.warmup < 1, "finetune.warmup", "in [0, 1)", finetune.warmup)
         need(finetune.weightDecay.isFinite && finetune.weightDecay >= 0, "finetune.weight_decay", "a finite number >= 0", finetune.weightDecay)
         need(distill.hiddenWeight.isFinite && distill.hiddenWeight >= 0, "distill.hidden_weight", "a finite number >= 0", distill.hiddenWeight)
+        need(distill.attentionWeight.isFinite && distill.attentionWeight >= 0, "distill.attention_weight", "a finite number >= 0",
+             distill.attentionWeight)
+        if distill.attentionWeight > 0, distill.studentHeads != nil {
+            problems.append("distill.attention_weight compares the student's heads with the teacher's one to one: it cannot be used with distill.student_heads")
+        }
         need(distill.alpha >= 0 && distill.alpha <= 1, "distill.alpha", "in [0, 1]", distill.alpha)
         need(distill.averageLast >= 0 && distill.averageLast <= 1, "distill.average_last",
              "in [0, 1] (a share of the steps; 0: off)", distill.averageLast)
@@ -257,6 +267,7 @@ extension PipelineConfig {
         o.seed = seed &+ 1
         o.lengthBucketed = lengthBucketed
         o.hiddenWeight = Float(distill.hiddenWeight)
+        o.attentionWeight = Float(distill.attentionWeight)
         o.linearDecay = distill.schedule == "linear"
         o.averageLast = distill.averageLast
         o.traceSteps = traceSteps

@@ -49,6 +49,7 @@ public struct StructuredPruning {
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
         var options = config.distillationOptions()
         options.hiddenWeight = 0
+        options.attentionWeight = 0
         options.checkpointEvery = 0
 
         // Importance: the gradients of distillation batches, never applied.

@@ -24,6 +24,7 @@ public struct StudentShape: Codable, Sendable, Equatable {
         -> (heads: [[Double]], ffn: [[Double]]) {
         var options = options
         options.hiddenWeight = 0
+        options.attentionWeight = 0
         options.checkpointEvery = 0
         let ranking = TrainingStep(model: model, mode: .distill(teacher: teacher, loss: loss, layers: []), data: data,
                                    options: options, totalSteps: batches)

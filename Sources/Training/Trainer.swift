@@ -64,7 +64,7 @@ public final class Trainer {
         self.metricsLog = metrics
         self.onBest = onBest
         self.phase = label
-        if case .distill(let teacher, _, _) = mode, options.hiddenWeight == 0 {
+        if case .distill(let teacher, _, _) = mode, !options.needsTeacherInternals {
             // A cache filled beforehand (several students of one teacher on one training set share it).
             logitCache = shared ?? LogitCache(count: train.sequences.count, classes: teacher.config.labelCount)
         } else {

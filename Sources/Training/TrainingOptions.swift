@@ -23,6 +23,10 @@ public struct TrainingOptions: Sendable, Codable {
     public var maxSteps: Int?
     /// Weight of the hidden-state MSE term (distillation only); 0 turns it off.
     public var hiddenWeight: Float = 0
+    /// Weight of the attention-transfer term (`AttentionTransfer`, distillation only); 0 turns it off.
+    public var attentionWeight: Float = 0
+    /// Whether the loss needs more of the teacher than its logits (so they cannot be cached).
+    public var needsTeacherInternals: Bool { hiddenWeight > 0 || attentionWeight > 0 }
     /// Average the weights evaluated in this last share of the steps and keep the average when it
     /// beats the best checkpoint on the validation set (`WeightAverage`); 0 turns it off.
     public var averageLast = 0.0

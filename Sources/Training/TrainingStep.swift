@@ -70,7 +70,7 @@ public final class TrainingStep {
     /// Whether the teacher's logits alone are enough for the loss (no hidden-state term), so that
     /// logits computed once can stand in for the teacher from then on.
     public var teacherLogitsSuffice: Bool {
-        if case .distill = mode { return options.hiddenWeight == 0 }
+        if case .distill = mode { return !options.needsTeacherInternals }
         return false
     }
 
@@ -108,12 +108,12 @@ public final class TrainingStep {
         // Dropout masks are drawn by a sentence's place in the whole batch.
         batch.origin = (range.lowerBound, globalIndices[..<range.lowerBound].reduce(0) { $0 + data.sequences[$1].count })
         let k = labelCount
-        let hidden = options.hiddenWeight > 0
+        let hidden = options.needsTeacherInternals
         // The rows of the whole batch (every worker brings the same ones, so they stay identical).
         optimizer.bringUpToDate(model, rows: globalIndices.lazy.flatMap { self.data.sequences[$0] })
         let logits = model.forward(batch, dropoutSeed: splitMix64(options.seed &+ UInt64(number) &* 0x9E37),
                                    allHiddenStates: hidden)
-        var hiddenGradients: [Int: [Float]] = [:]
+        var hiddenGradients: [Int: [Float]] = [:], attentionGradients: [Int: [Float]] = [:]
         var computed: [Float]?
         let value: DistillationLoss.Value
         switch mode {
@@ -128,7 +128,12 @@ public final class TrainingStep {
                 computed = teacherLogits
             }
             value = loss(student: logits, teacher: teacherLogits, labels: labels, classes: k)
-            if hidden {
+            if options.attentionWeight > 0 {
+                attentionGradients = AttentionTransfer.loss(student: model, teacher: teacher, layers: layers,
+                                                            lengths: batch.layout.lengths.map(Int.init),
+                                                            weight: options.attentionWeight, scale: share).gradients
+            }
+            if options.hiddenWeight > 0 {
                 // MSE between student layer i's output and the teacher hidden state it stands for.
                 let targets = SequenceClassifier.hiddenStateTargets(layers: layers, teacherLayerCount: teacher.config.layerCount)
                 for (i, t) in targets.enumerated() {
@@ -140,7 +145,7 @@ public final class TrainingStep {
         }
         model.zeroGradients()
         let buckets = communicator.worldSize > 1 && options.overlapCommunication ? LayerBuckets(communicator) : nil
-        model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients,
+        model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients, attentionGradients: attentionGradients,
                        layerDone: buckets.map { buckets in { [model] l in buckets.reduce(model.gradients, model.layerRange(l)) } })
         let computedAt = Date()
         try buckets?.wait()

@@ -80,7 +80,7 @@ public final class TrialRun {
                                                                          loss: loss, data: train, options: options)
         trainer = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
                           train: train, validator: validator, options: options, label: spec.name,
-                          logitCache: options.hiddenWeight == 0 ? teacherLogits : nil) { model, _ in
+                          logitCache: options.needsTeacherInternals ? nil : teacherLogits) { model, _ in
             kept.parameters = Array(model.parameters.buffer)
         }
         trainer.progress.quiet = true

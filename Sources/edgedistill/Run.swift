@@ -30,6 +30,8 @@ struct PipelineOptions: ParsableArguments {
     var teacherPrecision: String?
     @Option(help: "Teacher-labelled variants of each training example for distillation (masking, replacement, deletion, n-grams; 0: off).")
     var augment: Int?
+    @Option(name: .customLong("attention-weight"), help: "Weight of attention transfer: student attention pulled towards the teacher's (0: off).")
+    var attentionWeight: Double?
     @Option(help: "In-domain texts only the teacher labels, added to distillation (repeatable; a label column is ignored).")
     var unlabeled: [String] = []
     @Option(help: "Seed for data order, initialisation and dropout.") var seed: UInt64?
@@ -69,6 +71,7 @@ struct PipelineOptions: ParsableArguments {
         if let averageLast { c.distill.averageLast = averageLast }
         if let teacherPrecision { c.distill.teacherPrecision = teacherPrecision }
         if let augment { c.distill.augment = augment }
+        if let attentionWeight { c.distill.attentionWeight = attentionWeight }
         if !unlabeled.isEmpty { c.unlabeled = unlabeled }
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }

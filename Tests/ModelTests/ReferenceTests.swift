@@ -96,6 +96,45 @@ final class ReferenceTests: XCTestCase {
     func testBERTMatchesTransformers() throws { try checkFamily("bert") }
     // Checkpoints whose heads transformers 4.x pruned (scripts/make_head_pruning_fixtures.py):
     // config.json's pruned_heads and narrower q/k/v/out_lin, read as transformers reads them.
+    /// Attention transfer (`AttentionTransfer`) against transformers' attention probabilities
+    /// (scripts/make_attention_fixtures.py): the term's value and every gradient of the whole loss.
+    func testAttentionTransferMatchesTransformers() throws {
+        let reference = try loadReference("distilbert")
+        let expected = try SafetensorsFile(path: try Fixtures.path("models/distilbert/attention_reference.safetensors",
+                                                                    rebuild: "python3 scripts/make_attention_fixtures.py"))
+        let student = try SequenceClassifier.load(directory: try Fixtures.path("models/distilbert")).model
+        let teacher = try SequenceClassifier.load(directory: try Fixtures.path("models/teacher")).model
+        let logits = student.forward(reference.batch, allHiddenStates: true)
+        let teacherLogits = teacher.forward(reference.batch, allHiddenStates: true)
+        XCTAssertEqual(AttentionTransfer.teacherLayers([0, 1], teacherLayerCount: 3), [0, 2])
+        let weight = try Fixtures.tensor(expected, "weight")[0]
+        let attention = AttentionTransfer.loss(student: student, teacher: teacher, layers: [0, 1],
+                                               lengths: reference.batch.layout.lengths.map(Int.init), weight: weight)
+        let expectedAttention = try Fixtures.tensor(expected, "attention_loss")[0]
+        XCTAssertLessThan(abs(attention.value - expectedAttention) / expectedAttention, Tolerance.output,
+                          "attention term \(attention.value) vs \(expectedAttention)")
+        let loss = distillationLoss(logits, teacherLogits, reference.labels, classes: student.config.labelCount)
+        XCTAssertLessThan(abs(loss.total + attention.value - (try Fixtures.tensor(expected, "total_loss")[0])), 1e-4)
+        student.zeroGradients()
+        student.backward(loss.gradient, attentionGradients: attention.gradients)
+        var checked = 0
+        for name in expected.names where name.hasPrefix("grad.") {
+            let key = String(name.dropFirst("grad.".count))
+            guard let entry = student.layout[CheckpointKeys.stripPrefix(key)] else { XCTFail("gradient \(key) has no parameter"); continue }
+            let err = relativeError(student.gradients.values(entry), try Fixtures.tensor(expected, name))
+            XCTAssertLessThan(err, Tolerance.gradient, "gradient of \(key) with attention transfer: relative error \(err)")
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 30)
+        // The term moves the attention weights: without it, the q/k gradients differ.
+        let without = try SequenceClassifier.load(directory: try Fixtures.path("models/distilbert")).model
+        let again = without.forward(reference.batch, allHiddenStates: true)
+        without.zeroGradients()
+        without.backward(distillationLoss(again, teacherLogits, reference.labels, classes: 3).gradient)
+        let name = "transformer.layer.0.attention.q_lin.weight"
+        XCTAssertGreaterThan(relativeError(student.gradients.values(student.layout[name]!), without.gradients.values(without.layout[name]!)), 1e-3)
+    }
+
     func testHeadPrunedDistilBERTMatchesTransformers() throws { try checkFamily("distilbert", folder: "distilbert-pruned-heads") }
     func testHeadPrunedBERTMatchesTransformers() throws { try checkFamily("bert", folder: "bert-pruned-heads") }
 
