@@ -137,8 +137,11 @@ public final class TrainingStep {
                 // MSE between student layer i's output and the teacher hidden state it stands for.
                 let targets = SequenceClassifier.hiddenStateTargets(layers: layers, teacherLayerCount: teacher.config.layerCount)
                 for (i, t) in targets.enumerated() {
+                    // A mean over every token of the whole batch (not this worker's share of it), so
+                    // that the workers' gradients add up to one worker's.
                     let s = model.hiddenStates(after: i + 1), h = teacher.hiddenStates(after: t)
-                    let scale = 2 * options.hiddenWeight * share / Float(s.count * layers.count)
+                    let globalTokens = globalIndices.reduce(0) { $0 + data.sequences[$1].count }
+                    let scale = 2 * options.hiddenWeight / Float(globalTokens * model.config.hiddenSize * layers.count)
                     hiddenGradients[i + 1] = zip(s, h).map { scale * ($0 - $1) }
                 }
             }
