@@ -90,7 +90,9 @@ public final class Pipeline {
             o.checkpointEvery = config.checkpointEvery
             o.seed = config.seed
             o.lengthBucketed = config.lengthBucketed
-            log("teacher: fine-tuning \(config.teacher) (\(config.finetune.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate))")
+            o.minSteps = config.finetune.minSteps
+            noteSmallData(o, examples: trainData.count, stage: "teacher", key: "finetune")
+            log("teacher: fine-tuning \(config.teacher) (\(o.effectiveEpochs(examples: trainData.count)) epoch(s), batch \(o.batchSize), lr \(o.learningRate))")
             let job = TrainingJob(phase: "teacher", modelFolder: config.teacher, labelNames: train.labelNames,
                                   seed: config.seed, options: o)
             let trainer = Trainer(model: teacher, mode: .fineTune, train: trainData,
@@ -134,7 +136,8 @@ public final class Pipeline {
                 "teacher-labelled variants of the \(train.count) training examples (distill.augment \(config.distill.augment))")
         }
         for set in data.unlabeled { add(set, "unlabeled texts from \(set.source)") }
-        log("student: distilling teacher layers \(layers) (\(o.epochs) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
+        noteSmallData(o, examples: distillData.count, stage: "student", key: "distill")
+        log("student: distilling teacher layers \(layers) (\(o.effectiveEpochs(examples: distillData.count)) epoch(s), batch \(o.batchSize), lr \(o.learningRate) \(config.distill.schedule), T \(config.distill.temperature), alpha \(config.distill.alpha))")
         let loss = DistillationLoss(temperature: Float(config.distill.temperature), alpha: Float(config.distill.alpha))
         let shape = config.studentShape
         let student = try shape.apply(to: try teacher.student(layers: layers), teacher: teacher, loss: loss, data: distillData, options: o)
@@ -270,6 +273,19 @@ public final class Pipeline {
         return RunData(probe: probe, options: options, train: train, validation: validation, evalSets: evalSets, unlabeled: unlabeled,
                        tokenizer: tokenizer, maxLength: maxLength, trainData: trainData, validationData: validationData)
     }
+
+    /// Says when the data is small for the recipe: its epochs would be fewer steps than the stage's
+    /// `min_steps` (so it trains longer), or fewer than `smallRunSteps` with no `min_steps` to help.
+    func noteSmallData(_ o: TrainingOptions, examples: Int, stage: String, key: String) {
+        let perEpoch = (examples + o.batchSize - 1) / o.batchSize, planned = perEpoch * o.epochs
+        if o.effectiveEpochs(examples: examples) > o.epochs {
+            log("note: \(examples) examples make \(perEpoch) \(stage) steps an epoch; \(key).min_steps \(o.minSteps) makes it \(o.effectiveEpochs(examples: examples)) epochs instead of \(o.epochs)")
+        } else if planned < Self.smallRunSteps {
+            log("note: only \(planned) \(stage) steps (\(examples) examples, \(o.epochs) epoch(s)): too few to train well; raise \(key).min_steps or \(key).epochs")
+        }
+    }
+    /// Below this many steps a stage is reported as too short for its data.
+    static let smallRunSteps = 200
 
     /// Runs a phase's loop, in this process or on the executor's workers.
     func runPhase(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {

@@ -14,6 +14,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         public var warmup = 0.1
         public var weightDecay = 0.01
         public var evalEvery = 500
+        /// More epochs than `epochs` when they would be fewer steps than this (small data).
+        public var minSteps = 0
         public init() {}
     }
 
@@ -32,6 +34,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         /// Weight of attention transfer (`AttentionTransfer`: each student layer's attention pulled
         /// towards the teacher layer it stands in for); 0 turns it off.
         public var attentionWeight = 0.0
+        /// More epochs than `epochs` when they would be fewer steps than this (small data).
+        public var minSteps = 0
         /// Attention heads and FFN neurons each student layer keeps (nil: all), the least important
         /// removed before distillation (`StudentShape`): a narrower student, a sweepable size.
         public var studentHeads: Int?
@@ -92,7 +96,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
 extension PipelineConfig.FineTune {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, epochs, batchSize = "batch_size", learningRate = "learning_rate", warmup
-        case weightDecay = "weight_decay", evalEvery = "eval_every"
+        case weightDecay = "weight_decay", evalEvery = "eval_every", minSteps = "min_steps"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -104,6 +108,7 @@ extension PipelineConfig.FineTune {
         warmup = try c.decodeIfPresent(Double.self, forKey: .warmup) ?? warmup
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
+        minSteps = try c.decodeIfPresent(Int.self, forKey: .minSteps) ?? minSteps
     }
 }
 
@@ -111,7 +116,7 @@ extension PipelineConfig.Distill {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", learningRate = "learning_rate", temperature, alpha
         case studentLayers = "student_layers", layers, hiddenWeight = "hidden_weight", evalEvery = "eval_every"
-        case attentionWeight = "attention_weight"
+        case attentionWeight = "attention_weight", minSteps = "min_steps"
         case studentHeads = "student_heads", studentFFN = "student_ffn", teacherPrecision = "teacher_precision"
         case augment, augmentMask = "augment_mask", augmentReplace = "augment_replace", augmentDelete = "augment_delete"
         case augmentNgram = "augment_ngram"
@@ -129,6 +134,7 @@ extension PipelineConfig.Distill {
         layers = try c.decodeIfPresent([Int].self, forKey: .layers) ?? layers
         hiddenWeight = try c.decodeIfPresent(Double.self, forKey: .hiddenWeight) ?? hiddenWeight
         attentionWeight = try c.decodeIfPresent(Double.self, forKey: .attentionWeight) ?? attentionWeight
+        minSteps = try c.decodeIfPresent(Int.self, forKey: .minSteps) ?? minSteps
         studentHeads = try c.decodeIfPresent(Int.self, forKey: .studentHeads) ?? studentHeads
         studentFFN = try c.decodeIfPresent(Int.self, forKey: .studentFFN) ?? studentFFN
         teacherPrecision = try c.decodeIfPresent(String.self, forKey: .teacherPrecision) ?? teacherPrecision
@@ -198,7 +204,8 @@ extension PipelineConfig {
             need(value >= 1, key, "at least 1", value)
         }
         for (key, value) in [("finetune.eval_every", finetune.evalEvery), ("distill.eval_every", distill.evalEvery),
-                             ("checkpoint_every", checkpointEvery)] {
+                             ("checkpoint_every", checkpointEvery), ("finetune.min_steps", finetune.minSteps),
+                             ("distill.min_steps", distill.minSteps)] {
             need(value >= 0, key, "at least 0 (0: off)", value)
         }
         if let limit = maxTrainExamples { need(limit >= 1, "max_train_examples", "at least 1", limit) }
@@ -268,6 +275,7 @@ extension PipelineConfig {
         o.lengthBucketed = lengthBucketed
         o.hiddenWeight = Float(distill.hiddenWeight)
         o.attentionWeight = Float(distill.attentionWeight)
+        o.minSteps = distill.minSteps
         o.linearDecay = distill.schedule == "linear"
         o.averageLast = distill.averageLast
         o.traceSteps = traceSteps

@@ -21,6 +21,9 @@ public struct TrainingOptions: Sendable, Codable {
     public var lazyEmbeddings = true
     /// Stop after this many steps in all (quick runs and tests); nil: all epochs.
     public var maxSteps: Int?
+    /// Train for more epochs than `epochs` when they would be fewer than this many steps (small
+    /// data: a handful of steps leaves a model untrained); 0: exactly `epochs`.
+    public var minSteps = 0
     /// Weight of the hidden-state MSE term (distillation only); 0 turns it off.
     public var hiddenWeight: Float = 0
     /// Weight of the attention-transfer term (`AttentionTransfer`, distillation only); 0 turns it off.
@@ -58,6 +61,12 @@ public struct TrainingSummary: Sendable {
 extension TrainingOptions {
     /// Steps of a run over `examples`: every epoch's batches (the last one partial), or `maxSteps` when fewer.
     public func totalSteps(examples: Int) -> Int {
-        min(maxSteps ?? Int.max, (examples + batchSize - 1) / batchSize * epochs)
+        min(maxSteps ?? Int.max, (examples + batchSize - 1) / batchSize * effectiveEpochs(examples: examples))
+    }
+
+    /// The epochs a run over `examples` takes: `epochs`, or as many whole epochs more as reach `minSteps`.
+    public func effectiveEpochs(examples: Int) -> Int {
+        let perEpoch = max(1, (examples + batchSize - 1) / batchSize)
+        return max(epochs, (minSteps + perEpoch - 1) / perEpoch)
     }
 }

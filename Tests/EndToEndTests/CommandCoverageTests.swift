@@ -199,6 +199,12 @@ final class CommandCoverageTests: CLITestCase {
         XCTAssertEqual(finetune(quick)["epochs"] as? Int, 1)
         XCTAssertEqual(finetune(quick)["batch_size"] as? Int, 16, "the file's value is kept")
         XCTAssertEqual(finetune(quick)["learning_rate"] as? Double, 0.002)
+        // Small data: the profile's minimum steps make more epochs, and the log says so.
+        XCTAssertEqual(finetune(quick)["min_steps"] as? Int, 300)
+        XCTAssertEqual(distill(quick)["min_steps"] as? Int, 600)
+        XCTAssertTrue((quick["_log"] as? String ?? "").contains("finetune.min_steps 300 makes it 38 epochs instead of 1"),
+                      quick["_log"] as? String ?? "")
+        XCTAssertTrue((plain["_log"] as? String ?? "").contains("too few to train well"), plain["_log"] as? String ?? "")
 
         // Flags win over the profile, and the sample it resolves to is the one trained on.
         let overridden = try resolvedConfig(["--profile", "quick", "--epochs", "2", "--max-train-examples", "100"], name: "flags")
