@@ -125,6 +125,8 @@ public final class FrozenWeights {
         self.n = n
         self.k = k
         self.precision = precision
+        // bf16 only where the CPU multiplies it natively (oneDNN may emulate it elsewhere, slowly).
+        guard precision == .fp32 || ISA.hasBF16 else { return nil }
         guard let engine = Self.engine, let stream = Self.stream else { return nil }
         let type = precision == .bf16 ? dnnl_bf16 : dnnl_f32
         var source = dnnl_memory_desc_t(), packed = dnnl_memory_desc_t(), plain = dnnl_memory_desc_t()
