@@ -3,9 +3,9 @@ import PackageDescription
 
 // Layers, each importing only those below it (scripts/check_layers.py checks every import in
 // Sources/ against this table; `make test` runs it):
-//   C libraries: CDNNL (oneDNN), CZeroMQ (libzmq), CZlib (zlib), CInt8, CChecksum
+//   C libraries: CDNNL (oneDNN), CZeroMQ (libzmq), CZlib (zlib), CKernels, CChecksum
 //   Files      <- (atomic writes; nothing of ours)
-//   Kernels    <- CDNNL, CInt8 (GEMM, LayerNorm, attention, losses; forward and backward)
+//   Kernels    <- CDNNL, CKernels (GEMM, LayerNorm, attention, losses; forward and backward)
 //   Collective <- CZeroMQ, CChecksum (sockets, wire protocol, ring all-reduce; knows no model)
 //   Report     <- CZlib, Files (tables and charts from typed rows; knows no model)
 //   Model      <- Kernels, Files (config, safetensors, the classifier, tokenizer, quantization)
@@ -22,9 +22,9 @@ let cpuFlags = ["-target-cpu", "haswell"]
 let cpuFlags: [String] = []
 #endif
 #if arch(x86_64)
-let cInt8Flags = ["-mavx2", "-mfma"]
+let cKernelFlags = ["-mavx2", "-mfma"]
 #else
-let cInt8Flags: [String] = []
+let cKernelFlags: [String] = []
 #endif
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release))]
 
@@ -45,9 +45,10 @@ let package = Package(
                        providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Kernels", dependencies: ["CDNNL", "CInt8"], swiftSettings: optimize),
-        // The packed int8 GEMM of dynamic int8 linear layers (AVX2 on x86-64, plain C elsewhere).
-        .target(name: "CInt8", path: "Sources/CInt8", cSettings: [.unsafeFlags(["-O3"] + cInt8Flags)]),
+        .target(name: "Kernels", dependencies: ["CDNNL", "CKernels"], swiftSettings: optimize),
+        // Hand-written kernels: the packed int8 GEMM (VNNI, AVX2, portable C) and AVX-512 element-wise ones,
+        // chosen at run time (Kernels/ISA.swift); AVX-512 code is compiled through target attributes.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"] + cKernelFlags)]),
         .target(name: "CChecksum", path: "Sources/CChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "Collective", dependencies: ["CZeroMQ", "CChecksum"], swiftSettings: optimize),
         .target(name: "Files"),

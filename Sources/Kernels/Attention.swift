@@ -1,3 +1,5 @@
+import CKernels
+
 // Shapes: N packed tokens of B sentences (no padding), C = NH * HS hidden, NH heads of size HS,
 // T the longest sentence in the batch, G = B * NH attention matrices.
 // Linear layers run on packed tokens; attention reads q, k and v in place from the packed (N, 3C)
@@ -44,6 +46,7 @@ public struct AttentionSaved {
 }
 
 /// Multi-head self-attention core: out = softmax(q k^T / sqrt(HS), masked) v, per sentence and head.
+/// Without dropout on the `avx512` path, each matrix runs in C (`edgedistill_attention_head_avx512`).
 ///
 /// Mirrors DistilBERT's MultiHeadSelfAttention after the q/k/v projections (and BERT's
 /// BertSelfAttention): the query is scaled before the product, padded keys get probability 0.
@@ -54,12 +57,20 @@ public func attentionForward(
     _ saved: AttentionSaved,
     _ qkv: UnsafePointer<Float>,               // (N, 3C): q | k | v per row
     _ layout: PackedBatch, heads: Int, headSize hs: Int,
-    dropout: Float = 0, seed: UInt64 = 0, firstSentence: Int = 0
+    dropout: Float = 0, seed: UInt64 = 0, firstSentence: Int = 0, isa: ISA = .current
 ) {
     let (t, c) = (layout.sequence, heads * hs)
     let scratchPerMatrix = headScratchCount(rows: t, sequence: t, headSize: hs)
-    forEachHead(layout, heads: heads) { m, offset, length in
+    let vectorized = isa == .avx512 && dropout == 0
+    // One sentence's 12 heads are worth two threads when each sentence is long enough.
+    let minimum = layout.batch == 1 && layout.sequence >= 16 ? 6 : 8
+    forEachHead(layout, heads: heads, minimumPerThread: minimum) { m, offset, length in
         let q = qkv + offset * 3 * c + (m % heads) * hs, block = m * t * t
+        if vectorized {
+            edgedistill_attention_head_avx512(out + offset * c + (m % heads) * hs, c, q, 3 * c, q + c, q + 2 * c, 3 * c,
+                                              length, length, hs, saved.probs + block, t)
+            return
+        }
         headForward(out + offset * c + (m % heads) * hs, outStride: c,
                     q: q, qStride: 3 * c, k: q + c, v: q + 2 * c, kvStride: 3 * c,
                     rows: length, length: length, headSize: hs,

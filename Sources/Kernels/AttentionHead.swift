@@ -83,10 +83,11 @@ func headBackward(
 }
 
 /// Runs `body(m, offset, L)` for every attention matrix m = sentence * NH + head, with the
-/// sentence's first packed row and its length; matrices split over the threads.
+/// sentence's first packed row and its length; matrices split over the threads, at least
+/// `minimumPerThread` each.
 @inline(__always)
-func forEachHead(_ layout: PackedBatch, heads: Int, _ body: (Int, Int, Int) -> Void) {
-    parallelFor(layout.batch * heads, minimumPerThread: 8) { range in
+func forEachHead(_ layout: PackedBatch, heads: Int, minimumPerThread: Int = 8, _ body: (Int, Int, Int) -> Void) {
+    parallelFor(layout.batch * heads, minimumPerThread: minimumPerThread) { range in
         for m in range {
             let s = m / heads
             body(m, Int(layout.offsets[s]), Int(layout.lengths[s]))

@@ -1,3 +1,5 @@
+import CKernels
+
 // Shapes: N packed tokens of B sentences, C = NH * HS hidden, T the longest sentence, G = B * NH.
 //
 // Attention in which only each sentence's first token ([CLS]) asks: keys and values come from every
@@ -14,12 +16,18 @@ public func firstTokenAttentionForward(
     _ query: UnsafePointer<Float>,             // (B, C) q of each first token
     _ keyValue: UnsafePointer<Float>,          // (N, 2C): k | v per row
     _ layout: PackedBatch, heads: Int, headSize hs: Int,
-    dropout: Float = 0, seed: UInt64 = 0, firstSentence: Int = 0
+    dropout: Float = 0, seed: UInt64 = 0, firstSentence: Int = 0, isa: ISA = .current
 ) {
     let (t, c) = (layout.sequence, heads * hs)
     let scratchPerMatrix = headScratchCount(rows: 1, sequence: t, headSize: hs)
+    let vectorized = isa == .avx512 && dropout == 0
     forEachHead(layout, heads: heads) { m, offset, length in
         let column = (m % heads) * hs, k = keyValue + offset * 2 * c + column
+        if vectorized {
+            edgedistill_attention_head_avx512(out + m * hs, c, query + m * hs, c, k, k + c, 2 * c, 1, length, hs,
+                                              saved.probs + m * t, t)
+            return
+        }
         headForward(out + m * hs, outStride: c, q: query + m * hs, qStride: c, k: k, v: k + c, kvStride: 2 * c,
                     rows: 1, length: length, headSize: hs,
                     probs: saved.probs + m * t, mask: saved.dropMask.map { $0 + m * t },

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #else
@@ -7,17 +8,22 @@ import Darwin
 // Shapes: N elements (any layout). The exact erf form, as transformers' "gelu" activation:
 // gelu(x) = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2.
 
-/// out = gelu(inp).
+/// gelu(x) of one value (the loops below, and the int8 layer's fused epilogue).
+@inline(__always)
+public func gelu(_ x: Float) -> Float { 0.5 * x * (1 + fastErf(x * 0.70710678118654752)) }
+
+/// out = gelu(inp): on the `avx512` path in C, 16 lanes at a time with the same polynomials.
 public func geluForward(
     _ out: UnsafeMutablePointer<Float>,        // (N)
     _ inp: UnsafePointer<Float>,               // (N)
-    count: Int
+    count: Int, isa: ISA = .current
 ) {
     parallelFor(count) { range in
-        for i in range {
-            let x = inp[i]
-            out[i] = 0.5 * x * (1 + fastErf(x * 0.70710678118654752))
+        if isa == .avx512 {
+            edgedistill_gelu_avx512(out + range.lowerBound, inp + range.lowerBound, range.count)
+            return
         }
+        for i in range { out[i] = gelu(inp[i]) }
     }
 }
 

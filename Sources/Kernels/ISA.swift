@@ -1,4 +1,4 @@
-import CInt8
+import CKernels
 import Foundation
 
 /// The instruction-set path of the hand-written kernels (the int8 GEMM), chosen once at start: the
@@ -21,7 +21,7 @@ public enum ISA: String, CaseIterable, Comparable, Sendable {
 
     public static func < (a: ISA, b: ISA) -> Bool { a.code < b.code }
 
-    /// What the CPU supports: AVX-512 means F, BW, VL and VNNI together.
+    /// What the CPU supports: AVX-512 means F, BW, VL, DQ and VNNI together.
     public static let detected: ISA = {
         switch edgedistill_cpu_isa() {
         case EDGEDISTILL_ISA_AVX512_VNNI: .avx512

@@ -1,6 +1,9 @@
+import CKernels
+
 // Shapes: N rows, C features. Statistics in Float32 accumulated per row, as PyTorch does on CPU.
 
-/// out = (x - mean) * rstd * gamma + beta, saving mean and rstd for the backward pass.
+/// out = (x - mean) * rstd * gamma + beta, saving mean and rstd for the backward pass. On the
+/// `avx512` path in C, 16 lanes at a time (sums in another order: equal up to rounding).
 public func layerNormForward(
     _ out: UnsafeMutablePointer<Float>,        // (N, C)
     _ mean: UnsafeMutablePointer<Float>,       // (N)
@@ -8,10 +11,16 @@ public func layerNormForward(
     _ inp: UnsafePointer<Float>,               // (N, C)
     _ gamma: UnsafePointer<Float>,             // (C)
     _ beta: UnsafePointer<Float>,              // (C)
-    rows: Int, features: Int, epsilon: Float
+    rows: Int, features: Int, epsilon: Float, isa: ISA = .current
 ) {
     let inv = 1 / Float(features)
     parallelFor(rows, minimumPerThread: 16) { rowRange in
+    if isa == .avx512 {
+        let first = rowRange.lowerBound
+        edgedistill_layernorm_avx512(out + first * features, mean + first, rstd + first, inp + first * features,
+                                     gamma, beta, rowRange.count, features, epsilon)
+        return
+    }
     for r in rowRange {
         let x = inp + r * features
         var s: Float = 0

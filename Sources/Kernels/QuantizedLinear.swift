@@ -1,4 +1,4 @@
-import CInt8
+import CKernels
 
 // Shapes: N rows (packed tokens or batch), I inputs, O outputs. Weights are (O, I) as in PyTorch.
 //
@@ -10,7 +10,7 @@ import CInt8
 //   and in oneDNN's) saturates a pair of products above 32767, which 8-bit activations reach
 //   (fbgemm's `reduce_range` exists for the same reason); the portable path keeps AVX2's 127
 //   (`ISA.activationLevels`). The range always includes 0, so zero padding and ReLU zeros are exact;
-// - int8 x int8 products are summed exactly in int32 by the packed kernels of CInt8
+// - int8 x int8 products are summed exactly in int32 by the packed kernels of CKernels
 //   (`PackedInt8Weights`, the path `ISA.current`). oneDNN 2.6's `dnnl_gemm_u8s8s32` gives the same
 //   integers (`int8GEMM`, kept as a cross-check in the tests), but on this AVX2 CPU it measured
 //   2.1-2.8x slower than our kernel at batch-1 shapes with K = 384 (M = 25; on par at K = 1536),
@@ -60,34 +60,41 @@ public func int8RowSums(_ columnSums: UnsafeMutablePointer<Int32>, _ quantized: 
 
 /// Quantizes each row of `x` (N, I) asymmetrically into [0, L] (L = `levels`, 127 or 255), rows
 /// of `quantized` `stride` apart (padding columns set to 0, which the zero-padded weights ignore):
-/// `scale = (max(x, 0) - min(x, 0)) / L`, `zero = round(-min(x, 0) / scale)`,
-/// `q = clamp(round(x / scale) + zero, 0, L)`. An all-zero row gets scale 1 and zero point 0.
+/// `scale = (max(x, 0) - min(x, 0)) / L`, `zero = rint(-min(x, 0) / scale)`,
+/// `q = clamp(rint(x / scale) + zero, 0, L)`, ties to even (as ONNX Runtime's and fbgemm's dynamic
+/// quantization round). An all-zero row gets scale 1 and zero point 0. On the `avx512` path the
+/// C kernel does it 16 lanes at a time, with the same codes.
 public func quantizeRowsAsymmetric(
     _ quantized: UnsafeMutablePointer<UInt8>,  // (N, stride)
     scales: UnsafeMutablePointer<Float>,       // (N)
     zeroPoints: UnsafeMutablePointer<Int32>,   // (N)
     _ x: UnsafePointer<Float>,                 // (N, I)
-    rows: Int, inputs: Int, stride: Int? = nil, levels activationLevels: Float = activationLevels
+    rows: Int, inputs: Int, stride: Int? = nil, levels activationLevels: Float = activationLevels,
+    isa: ISA = .current
 ) {
     let stride = stride ?? inputs
+    if isa == .avx512 {
+        edgedistill_quantize_rows_avx512(quantized, scales, zeroPoints, x, rows, inputs, stride, activationLevels)
+        return
+    }
     for r in 0..<rows {
         let row = x + r * inputs, q = quantized + r * stride
         for i in inputs..<stride { q[i] = 0 }
         var low: Float = 0, high: Float = 0
         for i in 0..<inputs { low = min(low, row[i]); high = max(high, row[i]) }
         let scale = high > low ? (high - low) / activationLevels : 1
-        let zero = max(0, min(activationLevels, (-low / scale).rounded()))
+        let zero = max(0, min(activationLevels, (-low / scale).rounded(.toNearestOrEven)))
         let inverse = 1 / scale
         scales[r] = scale
         zeroPoints[r] = Int32(zero)
         for i in 0..<inputs {
-            let v = max(0, min(activationLevels, (row[i] * inverse).rounded() + zero))
+            let v = max(0, min(activationLevels, (row[i] * inverse).rounded(.toNearestOrEven) + zero))
             q[i] = UInt8(v)
         }
     }
 }
 
-/// Int8 weights (O, I) packed for the CInt8 kernel (16 outputs x 4 inputs per 64-byte step).
+/// Int8 weights (O, I) packed for the CKernels kernel (16 outputs x 4 inputs per 64-byte step).
 public final class PackedInt8Weights {
     public let outputs: Int, inputs: Int
     /// Inputs padded to a multiple of 4: the row stride of quantized activations.
@@ -107,16 +114,19 @@ public final class PackedInt8Weights {
     deinit { packed.deallocate() }
 
     /// c (M, O) with row stride `ldc` = a (M, paddedInputs) * W^T, exactly, on path `isa`; `a` in
-    /// [0, isa.activationLevels]. Output blocks of 16 are split over OpenMP's threads when each gets enough work.
-    public func multiply(_ c: UnsafeMutablePointer<Int32>, ldc: Int, _ a: UnsafePointer<UInt8>, rows: Int, isa: ISA = .current) {
+    /// [0, isa.activationLevels]. Output blocks of 16 are split over OpenMP's threads when each gets
+    /// enough work; `then`, when given, runs on each thread after its columns are done, with them.
+    public func multiply(_ c: UnsafeMutablePointer<Int32>, ldc: Int, _ a: UnsafePointer<UInt8>, rows: Int, isa: ISA = .current,
+                         then: ((Range<Int>) -> Void)? = nil) {
         if rows == 0 || outputs == 0 { return }
         let code = isa.code
         let blocks = (outputs + 15) / 16
         // About 100k multiply-adds per thread at least: below that a fork costs more than it saves.
         let perBlock = max(rows * 16 * paddedInputs, 1)
         parallelFor(blocks, minimumPerThread: max(1, 100_000 / perBlock)) { range in
-            edgedistill_int8_gemm(code, c, ldc, a, packed, rows, outputs, inputs,
-                                  range.lowerBound * 16, min(range.upperBound * 16, outputs))
+            let columns = (range.lowerBound * 16)..<min(range.upperBound * 16, outputs)
+            edgedistill_int8_gemm(code, c, ldc, a, packed, rows, outputs, inputs, columns.lowerBound, columns.upperBound)
+            then?(columns)
         }
     }
 }
@@ -175,7 +185,21 @@ public func int8GEMM(_ c: UnsafeMutablePointer<Int32>, _ a: UnsafePointer<UInt8>
     }
 }
 
-/// out = dequantize(quantize(inp) * W_q^T) + b: the dynamic int8 linear layer (see the file comment).
+/// What follows the int8 layer's dequantization in the same pass over its outputs.
+public struct Int8Epilogue {
+    /// out = gelu(out) (the FFN's first layer; its pre-activation is then not kept).
+    public var gelu = false
+    /// out += residual (N, O), after GELU.
+    public var residual: UnsafePointer<Float>? = nil
+    public init(gelu: Bool = false, residual: UnsafePointer<Float>? = nil) {
+        self.gelu = gelu
+        self.residual = residual
+    }
+}
+
+/// out = dequantize(quantize(inp) * W_q^T) + b, then the epilogue: the dynamic int8 linear layer
+/// (see the file comment). Quantization and the epilogue run in C on the `avx512` path, in Swift
+/// loops compiled for AVX2 on the others; the GEMM on `isa`'s kernel.
 public func int8LinearForward(
     _ out: UnsafeMutablePointer<Float>,        // (N, O)
     _ inp: UnsafePointer<Float>,               // (N, I)
@@ -183,13 +207,22 @@ public func int8LinearForward(
     weightScales: UnsafePointer<Float>,        // (O)
     columnSums: UnsafePointer<Int32>,          // (O)
     _ bias: UnsafePointer<Float>?,             // (O)
-    rows: Int, scratch: Int8LinearScratch, isa: ISA = .current
+    rows: Int, scratch: Int8LinearScratch, isa: ISA = .current, epilogue: Int8Epilogue = Int8Epilogue()
 ) {
     if rows == 0 { return }
     let (inputs, outputs, stride) = (weight.inputs, weight.outputs, weight.paddedInputs)
     scratch.reserve(rows: rows, inputs: stride, outputs: outputs)
     let (q, acc, xs, xz) = (scratch.quantized, scratch.accumulators, scratch.scales, scratch.zeroPoints)
-    quantizeRowsAsymmetric(q, scales: xs, zeroPoints: xz, inp, rows: rows, inputs: inputs, stride: stride, levels: isa.activationLevels)
+    quantizeRowsAsymmetric(q, scales: xs, zeroPoints: xz, inp, rows: rows, inputs: inputs, stride: stride,
+                           levels: isa.activationLevels, isa: isa)
+    if isa == .avx512 {
+        // Each thread dequantizes the columns it has just multiplied, while they are in its cache.
+        weight.multiply(acc, ldc: outputs, q, rows: rows, isa: isa) { columns in
+            edgedistill_dequantize_avx512(out, acc, rows, outputs, columns.lowerBound, columns.upperBound, xs, xz,
+                                          weightScales, columnSums, bias, epilogue.gelu ? 1 : 0, epilogue.residual)
+        }
+        return
+    }
     weight.multiply(acc, ldc: outputs, q, rows: rows, isa: isa)
     for r in 0..<rows {
         let a = acc + r * outputs, o = out + r * outputs
@@ -198,6 +231,11 @@ public func int8LinearForward(
             for j in 0..<outputs { o[j] = Float(a[j] &- zero &* columnSums[j]) * (scale * weightScales[j]) + bias[j] }
         } else {
             for j in 0..<outputs { o[j] = Float(a[j] &- zero &* columnSums[j]) * (scale * weightScales[j]) }
+        }
+        if epilogue.gelu { for j in 0..<outputs { o[j] = gelu(o[j]) } }
+        if let residual = epilogue.residual {
+            let x = residual + r * outputs
+            for j in 0..<outputs { o[j] += x[j] }
         }
     }
 }
@@ -256,9 +294,9 @@ extension Reference {
             let low = min(0, row.min() ?? 0), high = max(0, row.max() ?? 0)
             // Same Float32 arithmetic as the kernel for the quantization step, so codes agree.
             let scale = high > low ? Float(high - low) / levels : 1
-            let zero = max(0, min(levels, (Float(-low) / scale).rounded()))
+            let zero = max(0, min(levels, (Float(-low) / scale).rounded(.toNearestOrEven)))
             let inverse = 1 / scale
-            let codes = row.map { Double(max(0, min(levels, (Float($0) * inverse).rounded() + zero))) - Double(zero) }
+            let codes = row.map { Double(max(0, min(levels, (Float($0) * inverse).rounded(.toNearestOrEven) + zero))) - Double(zero) }
             for o in 0..<outputs {
                 var s = 0.0
                 for i in 0..<inputs { s += codes[i] * Double(q[o * inputs + i]) }

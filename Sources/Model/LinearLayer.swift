@@ -40,9 +40,11 @@ final class LinearLayer {
         weights = .int8(int8)
     }
 
-    /// out (N, O) = inp (N, I) W^T + b. Allocates nothing once the int8 scratch has grown.
+    /// out (N, O) = inp (N, I) W^T + b (+ residual (N, O) when given). Allocates nothing once the
+    /// int8 scratch has grown. Int8 layers add the residual in the pass that dequantizes.
     @inline(__always)
-    func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int, scratch: Int8LinearScratch) {
+    func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int, scratch: Int8LinearScratch,
+                 residual: UnsafePointer<Float>? = nil) {
         if freezePending { prepareFrozen() }
         switch weights {
         case .float(let weight, let bias):
@@ -50,8 +52,24 @@ final class LinearLayer {
         case .frozen(let frozen, let weight, let bias):
             linearForward(out, inp, weight, bias, rows: rows, inputs: inputs, outputs: outputs, frozen: frozen)
         case .int8(let layer):
-            layer.forward(out, inp, rows: rows, scratch: scratch)
+            layer.forward(out, inp, rows: rows, scratch: scratch, epilogue: Int8Epilogue(residual: residual))
+            return
         }
+        if let residual { add(out, residual, count: rows * outputs) }
+    }
+
+    /// act (N, O) = gelu(inp (N, I) W^T + b). fp32 layers write the pre-activation into `pre` (N, O),
+    /// which the backward pass reads; int8 layers, never trained, apply GELU as they dequantize and
+    /// leave `pre` untouched.
+    @inline(__always)
+    func forwardGELU(_ act: UnsafeMutablePointer<Float>, pre: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                     rows: Int, scratch: Int8LinearScratch) {
+        if case .int8(let layer) = weights {
+            layer.forward(act, inp, rows: rows, scratch: scratch, epilogue: Int8Epilogue(gelu: true))
+            return
+        }
+        forward(pre, inp, rows: rows, scratch: scratch)
+        geluForward(act, pre, count: rows * outputs)
     }
 
     /// From the next forward pass on, fp32 weights run through oneDNN's matmul on weights reordered

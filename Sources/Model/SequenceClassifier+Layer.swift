@@ -38,18 +38,16 @@ extension SequenceClassifier {
         let s = activations.layers[l], w = weights.layers[l]
         let (c, f, eps) = (config.hiddenSize, config.intermediateSize, Float(config.layerNormEpsilon))
         let r1 = s.residual1.reserve(n * c)
-        linear(w.out, r1, context, rows: n)
-        add(r1, x, count: n * c)
+        linear(w.out, r1, context, rows: n, residual: x)
         let h1 = s.hidden1.reserve(n * c)
         layerNormForward(h1, s.mean1.reserve(n), s.rstd1.reserve(n), r1, w.norm1Weight, w.norm1Bias,
                          rows: n, features: c, epsilon: eps)
 
         let f1 = s.ffn1.reserve(n * f), act = s.gelu.reserve(n * f)
-        linear(w.ffn1, f1, h1, rows: n)
-        geluForward(act, f1, count: n * f)
+        w.ffn1.forwardGELU(act, pre: f1, h1, rows: n, scratch: int8Scratch)
         let r2 = s.residual2.reserve(n * c)
-        linear(w.ffn2, r2, act, rows: n)
         if let seed = dropoutSeed, config.hiddenDropout > 0 {
+            linear(w.ffn2, r2, act, rows: n)
             let (p, mask, offset) = (Float(config.hiddenDropout), s.ffnMask.reserve(n * c), batch.origin.tokens * c)
             if firstTokens {
                 dropoutForwardRows(r2, mask, r2, rowIndices: batch.layout.offsets, width: c, probability: p,
@@ -57,8 +55,10 @@ extension SequenceClassifier {
             } else {
                 dropoutForward(r2, mask, r2, count: n * c, probability: p, seed: seed &+ 2, offset: offset)
             }
+            add(r2, h1, count: n * c)
+        } else {
+            linear(w.ffn2, r2, act, rows: n, residual: h1)
         }
-        add(r2, h1, count: n * c)
         layerNormForward(s.output.reserve(n * c), s.mean2.reserve(n), s.rstd2.reserve(n), r2,
                          w.norm2Weight, w.norm2Bias, rows: n, features: c, epsilon: eps)
     }

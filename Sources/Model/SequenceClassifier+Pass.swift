@@ -30,10 +30,11 @@ extension SequenceClassifier {
         return Array(UnsafeBufferPointer(start: activations.logits.p, count: batch.batchSize * config.labelCount))
     }
 
-    /// `out (rows, O) = inp (rows, I) W^T + b` through `layer`, whatever form its weights take.
+    /// `out (rows, O) = inp (rows, I) W^T + b (+ residual)` through `layer`, whatever form its weights take.
     @inline(__always)
-    func linear(_ layer: LinearLayer, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int) {
-        layer.forward(out, inp, rows: rows, scratch: int8Scratch)
+    func linear(_ layer: LinearLayer, _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int,
+                residual: UnsafePointer<Float>? = nil) {
+        layer.forward(out, inp, rows: rows, scratch: int8Scratch, residual: residual)
     }
 
     /// Accumulates (+=) into `gradients` the gradient of a loss whose gradient with respect to the

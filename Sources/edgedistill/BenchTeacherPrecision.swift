@@ -8,7 +8,9 @@ import Training
 /// pass in fp32 and in bf16 (`FrozenWeights.Precision`) on the same sentences, in the length-sorted
 /// batches the teacher pass of distillation uses: how often the argmax agrees, how far the
 /// distillation targets move (KL of the softened fp32 distribution to the bf16 one, T = 1 and 2), the
-/// accuracy of each, and examples per second of each, interleaved over `--rounds`.
+/// accuracy of each, and examples per second of each, interleaved over `--rounds`; also GFLOP/s
+/// of each against oneDNN's matmul on frozen weights at the teacher's forward shapes in the same
+/// precision, measured in the same run (the machine's limit for teacher labelling).
 struct BenchTeacherPrecision: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "teacher-precision", abstract: "A frozen teacher's logits and speed in fp32 and bf16 on the same sentences.")
@@ -44,6 +46,17 @@ struct BenchTeacherPrecision: ParsableCommand {
             let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
             let k = models[0].1.config.labelCount
             var logits: [[Float]] = [[], []], seconds: [[Double]] = [[], []]
+            // Useful forward FLOPs of the pass (the training step's count over 3: the forward alone).
+            let flops = batches.reduce(0.0) { total, batch in
+                total + trainingFLOPs(models[0].1.config, TokenBatch(sequences: batch.map { encoded.sequences[$0] })) / 3
+            }
+            let meanRows = max(1, encoded.sequences.reduce(0) { $0 + $1.count } / max(batches.count, 1))
+            // Untimed: the primitives, the reordered weights and the buffers at their largest shapes.
+            for (_, classifier) in models {
+                for batch in [batches.first, batches.last].compactMap({ $0 }) {
+                    classifier.forward(TokenBatch(sequences: batch.map { encoded.sequences[$0] }))
+                }
+            }
             for round in 0..<rounds {
                 for (m, (_, classifier)) in models.enumerated() {
                     var all = [Float](repeating: 0, count: encoded.count * k)
@@ -76,6 +89,13 @@ struct BenchTeacherPrecision: ParsableCommand {
                 }
             }
             let n = Double(encoded.count)
+            // The limit: oneDNN's matmul on frozen weights at the teacher's forward shapes, rows = the
+            // mean tokens of a batch, in each precision, measured now.
+            let peaks = models.map { precision, classifier in
+                peakFrozenMatmulThroughput(config: classifier.config, rows: meanRows,
+                                           precision: classifier.frozenPrecision ?? precision)
+            }
+            let achieved = (0..<2).map { m in seconds[m].map { flops / $0 / 1e9 } }
             let result: [String: Any] = [
                 "examples": encoded.count, "threads": threads, "batch_size": batchSize,
                 "bf16_in_use": models[1].1.frozenPrecision?.rawValue ?? "none", "cpu": ISA.summary,
@@ -83,8 +103,38 @@ struct BenchTeacherPrecision: ParsableCommand {
                 "accuracy_fp32": Double(correct[0]) / n, "accuracy_bf16": Double(correct[1]) / n,
                 "kl_t1_mean": kl[1]?.mean ?? 0, "kl_t1_max": kl[1]?.max ?? 0, "kl_t2_mean": kl[2]?.mean ?? 0, "kl_t2_max": kl[2]?.max ?? 0,
                 "examples_per_s_fp32": seconds[0].map { n / $0 }, "examples_per_s_bf16": seconds[1].map { n / $0 },
+                "gflops_fp32": achieved[0], "gflops_bf16": achieved[1],
+                "matmul_peak_gflops_fp32": peaks[0], "matmul_peak_gflops_bf16": peaks[1], "peak_rows": meanRows,
+                "peak_fraction_fp32": achieved[0].map { $0 / peaks[0] }, "peak_fraction_bf16": achieved[1].map { $0 / peaks[1] },
             ]
             try printResult(result, json: json)
         }
     }
+}
+
+/// oneDNN matmul GFLOP/s on frozen weights (`FrozenWeights`, `precision`) at the forward shapes of
+/// the model's linear layers with `rows` rows, FLOP-weighted.
+func peakFrozenMatmulThroughput(config: ModelConfig, rows: Int, precision: FrozenWeights.Precision) -> Double {
+    let (h, f) = (config.hiddenSize, config.intermediateSize)
+    var totalFLOPs = 0.0, totalSeconds = 0.0
+    for (inputs, outputs) in [(h, 3 * h), (h, h), (h, f), (f, h)] {
+        let weight = (0..<(inputs * outputs)).map { Float($0 % 13) * 0.01 - 0.06 }
+        let input = (0..<(rows * inputs)).map { Float($0 % 7) * 0.01 }
+        let bias = [Float](repeating: 0, count: outputs)
+        var out = [Float](repeating: 0, count: rows * outputs)
+        let frozen = weight.withUnsafeBufferPointer { FrozenWeights(weight: $0.baseAddress!, n: outputs, k: inputs, precision: precision) }
+        let run = {
+            linearForward(&out, input, weight, bias, rows: rows, inputs: inputs, outputs: outputs, frozen: frozen)
+        }
+        for _ in 0..<3 { run() }
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<4 { run() }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 4e9)
+        }
+        totalFLOPs += 2 * Double(rows) * Double(inputs) * Double(outputs)
+        totalSeconds += best
+    }
+    return totalFLOPs / totalSeconds / 1e9
 }

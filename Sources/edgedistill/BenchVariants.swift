@@ -32,11 +32,11 @@ struct BenchVariants: ParsableCommand {
             options.servingExecutable = Bundle.main.executablePath
             let rows = try VariantEvaluation.run(teacher: teacher, student: student, evaluationFiles: evalFiles,
                                                  outputFolder: out, options: options, log: printError)
-            try writeJSON(rows, to: (out as NSString).appendingPathComponent("variants.json"))
+            try writeJSON(try VariantReport.jsonObjects(rows), to: (out as NSString).appendingPathComponent("variants.json"))
             try VariantReport.write(rows: rows, title: "EdgeDistill: \((student as NSString).lastPathComponent) and its variants",
                                     notes: VariantReport.methodNotes(latencySentences: latencySentences, latencyFile: evalFiles.first ?? "-"),
                                     to: out)
-            if json { print(try jsonString(rows)) }
+            if json { print(try jsonString(try VariantReport.jsonObjects(rows))) }
         }
     }
 }

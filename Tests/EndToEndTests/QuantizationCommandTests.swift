@@ -59,6 +59,23 @@ final class QuantizationCommandTests: CLITestCase {
         }
     }
 
+    /// `bench variants` quantizes, measures every variant and writes variants.json and its report.
+    func testBenchVariantsWritesEveryRow() throws {
+        let model = try tinyModel()
+        let data = try tinyData(["the film is good .\t0", "a bad movie !\t1", "it is not great\t2", "good and bad\t1"])
+        let out = scratch.appendingPathComponent("variants").path
+        let result = try run(["bench", "variants", "--teacher", model, "--student", model, "--eval", data, "--out", out,
+                              "--latency-sentences", "4", "--all-threads", "1", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]], result.stdout)
+        XCTAssertEqual(rows.count, 5, result.stdout)
+        let written = try Data(contentsOf: URL(fileURLWithPath: out + "/variants.json"))
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: written) as? [Any])?.count, 5)
+        for file in ["report.md", "model_comparison.svg", "model_comparison.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+    }
+
     func testPredictReadsJSONLinesAndReportsBadLines() throws {
         let dir = try quantized(try tinyModel(), ["--int8"])
         var input = Data("{\"text\": \"a good movie\"}\n\"it is bad\"\n\n{\"text\": \"\"}\n".utf8)

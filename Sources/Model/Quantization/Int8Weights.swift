@@ -40,8 +40,10 @@ final class Int8Linear {
 
     deinit { weight.deallocate(); scales.deallocate(); sums.deallocate(); bias.deallocate() }
 
-    func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int, scratch: Int8LinearScratch) {
-        int8LinearForward(out, inp, packed, weightScales: scales, columnSums: sums, bias, rows: rows, scratch: scratch)
+    func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, rows: Int, scratch: Int8LinearScratch,
+                 epilogue: Int8Epilogue = Int8Epilogue()) {
+        int8LinearForward(out, inp, packed, weightScales: scales, columnSums: sums, bias, rows: rows, scratch: scratch,
+                          epilogue: epilogue)
     }
 
     /// The layer restricted to outputs `range`: the same int8 values, scales and biases (the scales

@@ -28,7 +28,7 @@ int edgedistill_cpu_isa(void) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
-        && __builtin_cpu_supports("avx512vnni"))
+        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni"))
         return EDGEDISTILL_ISA_AVX512_VNNI;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return EDGEDISTILL_ISA_AVX2;
 #endif
@@ -132,8 +132,9 @@ static void gemm_avx2(int32_t *c, long ldc, const uint8_t *a, const int8_t *pack
 
 /* AVX-512 VNNI: vpdpbusd multiplies 64 u8 x s8 pairs and adds each group of 4 into an int32
    lane exactly, so any u8 activations (0..255) are exact. One 64-byte packed step is the 16
-   columns of a block times 4 k: one vpdpbusd per row per step. Rows go in pairs over 4 blocks
-   (8 accumulators, 4 loads of B and 2 broadcasts per step), then single blocks 4 rows at a time. */
+   columns of a block times 4 k: one vpdpbusd per row per step. Rows go 4 at a time over 4 blocks
+   (16 accumulators, 4 loads of B and 4 broadcasts per step), then in pairs and alone, then
+   single blocks 4 rows at a time. */
 #define EDGEDISTILL_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
 EDGEDISTILL_VNNI_TARGET
@@ -157,6 +158,28 @@ static void gemm_vnni(int32_t *c, long ldc, const uint8_t *a, const int8_t *pack
     for (; j + 64 <= j1; j += 64) {
         const int8_t *b = packed + (j / 16) * block;
         long i = 0;
+        for (; i + 4 <= m; i += 4) {
+            const uint8_t *a0 = a + i * kp;
+            __m512i acc[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int u = 0; u < 4; u++) acc[r][u] = _mm512_setzero_si512();
+            for (long q = 0; q < steps; q++) {
+                __m512i b0 = _mm512_loadu_si512((const void *)(b + q * 64));
+                __m512i b1 = _mm512_loadu_si512((const void *)(b + block + q * 64));
+                __m512i b2 = _mm512_loadu_si512((const void *)(b + 2 * block + q * 64));
+                __m512i b3 = _mm512_loadu_si512((const void *)(b + 3 * block + q * 64));
+                for (int r = 0; r < 4; r++) {
+                    __m512i x = broadcast4(a0 + r * kp + q * 4);
+                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b0); acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b1);
+                    acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b2); acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], x, b3);
+                }
+            }
+            for (int r = 0; r < 4; r++) {
+                int32_t *row = c + (i + r) * ldc + j;
+                store16_vnni(row, acc[r][0], n - j); store16_vnni(row + 16, acc[r][1], n - j - 16);
+                store16_vnni(row + 32, acc[r][2], n - j - 32); store16_vnni(row + 48, acc[r][3], n - j - 48);
+            }
+        }
         for (; i + 2 <= m; i += 2) {
             const uint8_t *a0 = a + i * kp, *a1 = a0 + kp;
             __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00;
