@@ -163,6 +163,32 @@ enum ClusterMessages {
         var trials: [Int]
     }
 
+    /// coordinator -> worker (`passSetup`): a teacher pass's inputs. Sections: the teacher folder's
+    /// files (`file:NAME`) and the inputs (`train.*`, labels unused).
+    struct PassSetup: Codable {
+        var session: UInt64
+        var labelNames: [String]
+        var teacherPrecision: FrozenWeights.Precision
+        var batchSize: Int
+    }
+
+    /// coordinator -> worker (`passShard`): the teacher's logits for `examples`, in that order, in
+    /// batches of the set-up's size. `attempt` tells a late report from the current one.
+    struct PassShard: Codable {
+        var session: UInt64
+        var shard: Int
+        var attempt: Int
+        var examples: [Int]
+    }
+
+    /// worker -> coordinator (`passReport`): section `logits` (examples x K float32), or a failure.
+    struct PassReport: Codable {
+        var session: UInt64
+        var shard: Int
+        var attempt: Int
+        var failure: String?
+    }
+
     /// worker -> coordinator (`parameters`): sections `state.parameters` (+ `state.m`, `state.v`).
     struct State: Codable {
         var session: UInt64

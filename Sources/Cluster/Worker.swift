@@ -56,6 +56,8 @@ public final class Worker {
     var handshakes: HandshakeMonitor?
     /// A sweep's shared inputs and the trials this worker holds (`Worker+Trials.swift`).
     var trials = Trials()
+    /// The teacher pass's inputs, while one runs (`Worker+TeacherPass.swift`).
+    var pass: Pass?
     /// Judges a trial's weights on the validation set (the CLI gives the Evaluation module's).
     let validator: ((EncodedDataset) -> Validator)?
 
@@ -156,6 +158,7 @@ public final class Worker {
     /// Forgets the job and the ring (the coordinator restarted).
     func reset() {
         trials = Trials()
+        pass = nil
         session = nil
         step = nil
         ring?.close(); ring = nil
@@ -257,6 +260,14 @@ public final class Worker {
             let release = try message.envelope(ClusterMessages.TrialRelease.self).header
             guard release.session == session else { return true }
             for trial in release.trials { trials.runs[trial] = nil }
+        case .passSetup:
+            let envelope = try message.envelope(ClusterMessages.PassSetup.self)
+            guard envelope.header.session == session else { return true }
+            try setUpPass(envelope)
+        case .passShard:
+            let command = try message.envelope(ClusterMessages.PassShard.self).header
+            guard command.session == session else { return true }
+            try computeShard(command)
         case .shutdown:
             let reason = (try? message.envelope(ClusterMessages.Shutdown.self).header.reason) ?? ""
             log("worker \(id): shut down by the coordinator (\(reason))")
@@ -273,6 +284,7 @@ public final class Worker {
         let setup = envelope.header
         ring?.close(); ring = nil
         step = nil
+        pass = nil   // the teacher pass is over once a phase starts
         let started = Date()
         let folder = try JobPackage.writeFolder(from: envelope)
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -19,7 +19,8 @@
 public enum WireProtocol {
     /// The version this build speaks. Bump it whenever the header or any payload layout changes.
     /// 2: sweep trials on workers (`trialSetup` ... `trialRelease`; `stateRequest.trial`).
-    public static let version: UInt16 = 2
+    /// 3: the teacher pass on workers (`passSetup`, `passShard`, `passReport`).
+    public static let version: UInt16 = 3
     /// "EDST": a frame that does not start with it is not from an EdgeDistill peer.
     public static let magic: [UInt8] = [0x45, 0x44, 0x53, 0x54]
     /// Bytes before the payload.
@@ -177,6 +178,12 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case trialReport = 26
     /// Forget these trials.
     case trialRelease = 27
+    /// A teacher pass's inputs (teacher folder, the inputs' token ids).
+    case passSetup = 28
+    /// Compute one shard of the teacher pass.
+    case passShard = 29
+    /// A shard's logits (or why it failed).
+    case passReport = 30
 }
 
 /// The fixed header of a frame that has passed every check: magic, version, lengths, checksum,

@@ -147,13 +147,15 @@ public final class Pipeline {
         let job = TrainingJob(phase: "student", modelFolder: path("teacher"), labelNames: train.labelNames,
                               seed: config.seed, options: o, studentLayers: layers,
                               temperature: config.distill.temperature, alpha: config.distill.alpha, studentShape: shape.narrows ? shape : nil)
+        let logits = try teacherPass(teacher, data: distillData, labelNames: train.labelNames, options: o)
         let distiller = Trainer(model: student, mode: .distill(teacher: teacher, loss: loss, layers: layers),
                                 train: distillData, validator: Evaluator.validator(on: validationData, batchSize: o.evalBatchSize), options: o,
                                 checkpointPath: path("checkpoints/student.ckpt"), metrics: metrics,
-                                label: "student") { [self] model, _ in
+                                label: "student", logitCache: logits) { [self] model, _ in
             try model.saveFolder(path("student"), vocabularyFrom: config.teacher)
         }
         let distilled = try runPhase(distiller, job: job, resume: resume)
+        if let file = logits?.file, !config.keepTeacherLogits { file.remove() }
         log(String(format: "student: best validation accuracy %.4f at step %d%@", distilled.bestAccuracy ?? 0, distilled.bestStep ?? 0,
                    distilled.bestAveraged.map { " (the average of the last \($0) evaluations' weights)" } ?? ""))
         let best = try SequenceClassifier.load(directory: path("student")).model
@@ -288,6 +290,41 @@ public final class Pipeline {
     static let smallRunSteps = 200
 
     /// Runs a phase's loop, in this process or on the executor's workers.
+    /// The teacher pass (`TeacherPass`): the teacher's logits for every input of `data`, computed
+    /// once into the run folder's teacher_logits.bin (on the workers when there are any; what an
+    /// interrupted pass wrote is kept), for the student stage to read. Nil when the loss needs the
+    /// teacher's internals (hidden states, attention maps): then the teacher runs beside the student.
+    func teacherPass(_ teacher: SequenceClassifier, data: EncodedDataset, labelNames: [String],
+                     options o: TrainingOptions) throws -> LogitCache? {
+        guard !o.needsTeacherInternals else {
+            log("student: the loss reads the teacher's hidden states or attention, so the teacher runs beside the student (no separate teacher pass)")
+            return nil
+        }
+        let started = Date()
+        teacher.freeze(precision: o.teacherPrecision)
+        let plan = TeacherPassPlan(lengths: data.sequences.map(\.count))
+        let file = try TeacherLogitsFile(path: path("teacher_logits.bin"), plan: plan, classes: teacher.config.labelCount,
+                                         fingerprint: TeacherPass.fingerprint(teacher, data: data, precision: o.teacherPrecision))
+        let pending = file.pendingShards.count
+        if pending < plan.shards.count {
+            log("teacher pass: \(plan.shards.count - pending) of \(plan.shards.count) shards kept from an earlier pass (checksums hold)")
+        }
+        if pending > 0 {
+            if let executor = executor as? TeacherPassExecutor {
+                try executor.teacherPass(teacherFolder: path("teacher"), labelNames: labelNames, data: data, file: file,
+                                         precision: o.teacherPrecision)
+            } else {
+                try TeacherPass.runLocally(teacher, data: data, file: file,
+                                           progress: Progress(label: "teacher pass", total: data.count, unit: "sentences"))
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        log(String(format: "teacher pass: logits of %d inputs in %.1f s (%.0f sentences/s) in %@%@", data.count, seconds,
+                   Double(data.count) / max(seconds, 1e-9), file.path,
+                   config.keepTeacherLogits ? " (kept: keep_teacher_logits)" : " (removed when the student is trained)"))
+        return LogitCache(file: file)
+    }
+
     func runPhase(_ trainer: Trainer, job: TrainingJob, resume: Bool) throws -> TrainingSummary {
         let scheduler = try executor?.scheduler(for: job, data: trainer.trainingSet)
         return try trainer.run(resume: resume, on: scheduler)
@@ -295,7 +332,8 @@ public final class Pipeline {
 
     /// Settings a resumed run may change: where it writes and reads its evaluation files, how many
     /// threads, how often it checkpoints, what it logs. Every other key fixes the recipe.
-    static let resumableKeys: Set<String> = ["out", "eval", "threads", "latency_sentences", "trace_steps", "checkpoint_every"]
+    static let resumableKeys: Set<String> = ["out", "eval", "threads", "latency_sentences", "trace_steps", "checkpoint_every",
+                                             "keep_teacher_logits"]
 
     /// Refuses an `out` that is a file, or that holds a run, unless told what to do with it.
     func checkRunFolder(resume: Bool, overwrite: Bool) throws {

@@ -86,6 +86,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     /// Log every training step's example indices and losses to metrics.jsonl (`kind: step`), for
     /// replaying a run step by step in another framework (`scripts/peer_trajectory.py`).
     public var traceSteps = false
+    /// Keep the teacher pass's logits (run folder's teacher_logits.bin) when the run ends.
+    public var keepTeacherLogits = false
     public var finetune = FineTune()
     public var distill = Distill()
 
@@ -156,7 +158,7 @@ extension PipelineConfig {
         case labelColumn = "label_column", skipBadRows = "skip_bad_rows", maxLength = "max_length", seed, threads
         case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
         case checkpointEvery = "checkpoint_every", finetune, distill
-        case latencySentences = "latency_sentences", traceSteps = "trace_steps"
+        case latencySentences = "latency_sentences", traceSteps = "trace_steps", keepTeacherLogits = "keep_teacher_logits"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -182,6 +184,7 @@ extension PipelineConfig {
         distill = try c.decodeIfPresent(Distill.self, forKey: .distill) ?? distill
         latencySentences = try c.decodeIfPresent(Int.self, forKey: .latencySentences) ?? latencySentences
         traceSteps = try c.decodeIfPresent(Bool.self, forKey: .traceSteps) ?? traceSteps
+        keepTeacherLogits = try c.decodeIfPresent(Bool.self, forKey: .keepTeacherLogits) ?? keepTeacherLogits
     }
 
     /// Checks every value against its stated range; each problem names the key.

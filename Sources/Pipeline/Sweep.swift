@@ -144,11 +144,8 @@ public final class Sweep {
         teacher.freeze(precision: base.distillationOptions().teacherPrecision)
         let started = Date()
         let cache = LogitCache(count: data.trainData.count, classes: teacher.config.labelCount)
-        let order = data.trainData.sequences.indices.sorted { data.trainData.sequences[$0].count < data.trainData.sequences[$1].count }
-        for start in stride(from: 0, to: order.count, by: 64) {
-            let indices = Array(order[start..<min(start + 64, order.count)])
-            cache.store(teacher.forward(TokenBatch(sequences: indices.map { data.trainData.sequences[$0] })), for: indices)
-        }
+        let plan = TeacherPassPlan(lengths: data.trainData.sequences.map(\.count))
+        cache.store(TeacherPass.logits(teacher, examples: plan.order, data: data.trainData, batchSize: plan.batchSize), for: plan.order)
         log(String(format: "sweep: teacher logits for %d examples computed once in %.1f s; %d trials, %d rung(s)",
                    data.trainData.count, Date().timeIntervalSince(started), trials.count, rungs))
 

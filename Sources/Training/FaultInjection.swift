@@ -1,7 +1,7 @@
 import Foundation
 
 /// A fault a test asks for through the environment, `NAME=PHASE:STEP[:ACTION]`: at `STEP` of the
-/// phase named `PHASE` ("teacher", "student"), do `ACTION`. Each process reads its own variable:
+/// phase named `PHASE` ("teacher", "student"; "pass": shards of the teacher pass), do `ACTION`. Each process reads its own variable:
 /// - `EDGEDISTILL_CRASH_AFTER` (the training loop): after that many steps, `stop` (default: the run
 ///   throws, as an interruption would, with nothing cleaned up) or `kill` (SIGKILL, as a crashed
 ///   coordinator would vanish, leaving its workers behind);

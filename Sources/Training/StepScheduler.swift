@@ -63,11 +63,14 @@ extension TrainerState {
     }
 }
 
-/// Teacher logits per training example, filled the first time each example is seen.
+/// Teacher logits per training example: filled the first time each example is seen, or read from a
+/// complete teacher pass on disk (`TeacherLogitsFile`), in which case the teacher never runs.
 public final class LogitCache {
     public let classes: Int
-    var values: [Float]     // (count, K)
+    var values: [Float]     // (count, K); empty when `file` holds them
     var filled: [Bool]      // (count)
+    /// The teacher pass this cache reads (complete), if any.
+    public let file: TeacherLogitsFile?
     /// Batches served from the cache, and batches for which the teacher had to run.
     public private(set) var hits = 0, misses = 0
 
@@ -75,17 +78,28 @@ public final class LogitCache {
         self.classes = classes
         values = [Float](repeating: 0, count: count * classes)
         filled = [Bool](repeating: false, count: count)
+        file = nil
+    }
+
+    /// Every example's logits, from a complete teacher pass.
+    public init(file: TeacherLogitsFile) {
+        precondition(file.isComplete, "the teacher pass is not complete")
+        classes = file.classes
+        values = []
+        filled = [Bool](repeating: true, count: file.plan.count)
+        self.file = file
     }
 
     /// The logits of these examples, (B, K), when every one is cached.
     public func lookup(_ indices: [Int]) -> [Float]? {
+        if let file { hits += 1; return file.logits(indices) }
         guard indices.allSatisfy({ filled[$0] }) else { misses += 1; return nil }
         hits += 1
         return indices.flatMap { values[($0 * classes)..<(($0 + 1) * classes)] }
     }
 
     public func store(_ logits: [Float], for indices: [Int]) {
-        guard logits.count == indices.count * classes else { return }
+        guard file == nil, logits.count == indices.count * classes else { return }
         for (row, index) in indices.enumerated() {
             for k in 0..<classes { values[index * classes + k] = logits[row * classes + k] }
             filled[index] = true

@@ -18,7 +18,7 @@ extension Trainer {
             // Steps below 2^24 are exact in float32.
             tensors.append(.float32(name: "adam.touched_at", shape: [touchedAt.count], values: touchedAt.map(Float.init)))
         }
-        if let cache = logitCache {
+        if let cache = logitCache, cache.file == nil {   // a teacher pass's file outlives the checkpoint
             tensors.append(.float32(name: "logit_cache.values", shape: [cache.values.count], values: cache.values))
             tensors.append(.float32(name: "logit_cache.filled", shape: [cache.filled.count], values: cache.filled.map { $0 ? 1 : 0 }))
         }
@@ -63,7 +63,7 @@ extension Trainer {
             try values.withUnsafeMutableBufferPointer { try file.floats(name, into: $0) }
             arrays.append(values)
         }
-        if let cache = logitCache, let info = file.info("logit_cache.values"), info.elementCount == cache.values.count {
+        if let cache = logitCache, cache.file == nil, let info = file.info("logit_cache.values"), info.elementCount == cache.values.count {
             try cache.values.withUnsafeMutableBufferPointer { try file.floats("logit_cache.values", into: $0) }
             var filled = [Float](repeating: 0, count: cache.filled.count)
             try filled.withUnsafeMutableBufferPointer { try file.floats("logit_cache.filled", into: $0) }

@@ -4,7 +4,7 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput against the machine's oneDNN GEMM peak.",
-        subcommands: [BenchTrainStep.self, BenchTeacherPrecision.self, BenchDistillStep.self, BenchAllReduce.self, BenchScaling.self,
+        subcommands: [BenchTrainStep.self, BenchTeacherPrecision.self, BenchDistillStep.self, BenchAllReduce.self, BenchScaling.self, BenchTeacherPass.self,
                       BenchLatency.self, BenchVariants.self, BenchTokenizer.self])
 }
 

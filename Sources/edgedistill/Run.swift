@@ -43,6 +43,8 @@ struct PipelineOptions: ParsableArguments {
     @Flag(help: "Replace the run already in --out (without this or --resume such a folder is refused).") var overwrite = false
     @Flag(name: .customLong("trace-steps"), help: "Log each step's example indices and losses to metrics.jsonl (see scripts/peer_trajectory.py).")
     var traceSteps = false
+    @Flag(name: .customLong("keep-teacher-logits"), help: "Keep the teacher pass's logits (teacher_logits.bin in the run folder) when the run ends.")
+    var keepTeacherLogits = false
     @Flag(help: "Print report.json on stdout instead of a summary.") var json = false
 
     typealias Profile = PipelineConfig.Profile
@@ -78,6 +80,7 @@ struct PipelineOptions: ParsableArguments {
         if let maxTrainExamples { c.maxTrainExamples = maxTrainExamples }
         columns.apply(to: &c)
         if traceSteps { c.traceSteps = true }
+        if keepTeacherLogits { c.keepTeacherLogits = true }
         return c
     }
 
