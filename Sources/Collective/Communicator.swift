@@ -17,6 +17,10 @@ public protocol Communicator: AnyObject {
     /// Replaces `buffer` on every rank by the element-wise sum over all ranks' buffers.
     /// Every rank ends with bit-identical values.
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// `allReduceSum` with the values on the wire in `precision`: in bf16 each hop sends its running
+    /// sum rounded to bf16 (half the bytes) and sums are formed in fp32; the result, rounded to bf16
+    /// once by the rank that finished it, is bit-identical on every rank.
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws
     /// Copies rank `root`'s bytes into `buffer` on every other rank.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Returns only once every rank has called it.
@@ -38,10 +42,31 @@ public final class LocalCommunicator: Communicator {
 
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
 
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws {}
+
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         // A root that does not exist is a caller bug on one node as on many; say so here too.
         guard root == 0 else { throw CollectiveError.invalidRoot(root, worldSize: 1) }
     }
 
     public func barrier() throws {}
+}
+
+/// How gradient values travel between ranks.
+public enum WirePrecision: String, Codable, Sendable, CaseIterable {
+    /// 4 bytes per value, exact.
+    case fp32
+    /// 2 bytes per value: the upper half of the fp32 bit pattern, rounded to nearest even.
+    case bf16
+
+    public var bytesPerValue: Int { self == .fp32 ? 4 : 2 }
+
+    /// `value` rounded to the nearest bf16 (ties to even), as an fp32. NaN stays NaN.
+    @inline(__always)
+    public static func roundedToBF16(_ value: Float) -> Float {
+        let bits = value.bitPattern
+        if value.isNaN { return Float(bitPattern: (bits | 0x0040_0000) & 0xFFFF_0000) }
+        let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
+        return Float(bitPattern: rounded & 0xFFFF_0000)
+    }
 }

@@ -185,6 +185,13 @@ public final class RingCommunicator: Communicator {
         try ringPass(.gradientChunk, buffer, allGather: true, operation: "allReduceSum call \(callCount)")
     }
 
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws {
+        callCount += 1
+        guard worldSize > 1 else { return }
+        try ringPass(precision == .bf16 ? .gradientChunkBF16 : .gradientChunk, buffer, allGather: true,
+                     operation: "allReduceSum (\(precision.rawValue)) call \(callCount)", precision: precision)
+    }
+
     public func allReduceMean(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
         callCount += 1
         guard worldSize > 1 else { return }
@@ -252,7 +259,8 @@ public final class RingCommunicator: Communicator {
     /// waiting for the rest of that step. Sends run up to `piecesInFlight` ahead of receives, which
     /// keeps the link busy while a piece is checked and added, and keeps memory bounded.
     private func ringPass(_ type: MessageType, _ buffer: UnsafeMutableBufferPointer<Float>, allGather: Bool,
-                          operation: String) throws {
+                          operation: String, precision: WirePrecision = .fp32) throws {
+        let width = precision.bytesPerValue
         let n = worldSize
         let steps = allGather ? 2 * (n - 1) : n - 1
         func sendChunk(_ step: Int) -> Int {
@@ -278,8 +286,15 @@ public final class RingCommunicator: Communicator {
                 let range = RingPartition.piece(sendPiece, of: chunkRange(chunk), maxCount: maxFloats)
                 let header = RingChunkHeader(step: UInt32(sendStep), chunk: UInt32(chunk),
                                              offset: UInt64(range.lowerBound), total: UInt64(buffer.count))
-                try send(type, header, byteCount: range.count * MemoryLayout<Float>.size, operation: operation) { destination, crc in
-                    WirePayload.storeFloats(UnsafeBufferPointer(rebasing: buffer[range]), to: destination, continuing: crc)
+                if precision == .bf16, sendStep == n - 1 {
+                    // This rank finished this piece of its chunk: it keeps the bf16 value it sends, so
+                    // every rank ends with the same bits.
+                    for i in range { buffer[i] = WirePrecision.roundedToBF16(buffer[i]) }
+                }
+                try send(type, header, byteCount: range.count * width, operation: operation) { destination, crc in
+                    precision == .bf16
+                        ? WirePayload.storeBF16(UnsafeBufferPointer(rebasing: buffer[range]), to: destination, continuing: crc)
+                        : WirePayload.storeFloats(UnsafeBufferPointer(rebasing: buffer[range]), to: destination, continuing: crc)
                 }
                 sent += 1
                 sendPiece += 1
@@ -291,9 +306,10 @@ public final class RingCommunicator: Communicator {
             let expected = RingChunkHeader(step: UInt32(receiveStep), chunk: UInt32(chunk),
                                            offset: UInt64(range.lowerBound), total: UInt64(buffer.count))
             let add = receiveStep < n - 1
-            try receive(type, expecting: expected, byteCount: range.count * MemoryLayout<Float>.size,
+            try receive(type, expecting: expected, byteCount: range.count * width,
                         operation: operation) { data, crc in
                 let target = UnsafeMutableBufferPointer(rebasing: buffer[range])
+                if precision == .bf16 { return WirePayload.readBF16(from: data, into: target, add: add, continuing: crc) }
                 return add ? WirePayload.addFloats(from: data, into: target, continuing: crc)
                            : WirePayload.loadFloats(from: data, into: target, continuing: crc)
             }

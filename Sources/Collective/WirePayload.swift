@@ -82,6 +82,37 @@ public enum WirePayload {
         CRC32C.addFloats(from: source, into: destination, continuing: crc)
     }
 
+    // bf16 on the wire (`WirePrecision.bf16`): 2 little-endian bytes per value, the upper half of its
+    // fp32 bit pattern after rounding to nearest even; the checksum covers those bytes.
+
+    /// Writes `source.count * 2` bytes of bf16 at `destination`; returns the CRC-32C continued over them.
+    public static func storeBF16(_ source: UnsafeBufferPointer<Float>, to destination: UnsafeMutableRawPointer,
+                                 continuing crc: UInt32) -> UInt32 {
+        var index = 0
+        while index < source.count {
+            let half = UInt16(truncatingIfNeeded: WirePrecision.roundedToBF16(source[index]).bitPattern >> 16)
+            destination.storeBytes(of: half.littleEndian, toByteOffset: index &* 2, as: UInt16.self)
+            index += 1
+        }
+        return CRC32C.checksum(UnsafeRawBufferPointer(start: destination, count: source.count * 2), continuing: crc)
+    }
+
+    /// Adds (`add`) or copies the `destination.count` bf16 values at `source` into `destination` as
+    /// fp32; returns the CRC-32C continued over the bytes read.
+    public static func readBF16(from source: UnsafeRawPointer, into destination: UnsafeMutableBufferPointer<Float>, add: Bool,
+                                continuing crc: UInt32) -> UInt32 {
+        let checked = CRC32C.checksum(UnsafeRawBufferPointer(start: source, count: destination.count * 2), continuing: crc)
+        guard let base = destination.baseAddress else { return checked }
+        var index = 0
+        while index < destination.count {
+            let half = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
+            let value = Float(bitPattern: UInt32(half) << 16)
+            if add { base[index] += value } else { base[index] = value }
+            index += 1
+        }
+        return checked
+    }
+
     /// The bytes of `values`, 4 per float.
     public static func bytes(of values: [Float]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: values.count * MemoryLayout<Float>.size)

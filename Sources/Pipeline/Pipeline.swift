@@ -86,6 +86,7 @@ public final class Pipeline {
             o.linearDecay = true
             o.weightDecay = Float(config.finetune.weightDecay)
             o.traceSteps = config.traceSteps
+            o.setGradientPrecision(config.gradientPrecision)
             o.evalEvery = config.finetune.evalEvery
             o.checkpointEvery = config.checkpointEvery
             o.seed = config.seed

@@ -88,6 +88,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var traceSteps = false
     /// Keep the teacher pass's logits (run folder's teacher_logits.bin) when the run ends.
     public var keepTeacherLogits = false
+    /// How gradients travel between workers (both training stages): fp32 or bf16 (error feedback).
+    public var gradientPrecision = "fp32"
     public var finetune = FineTune()
     public var distill = Distill()
 
@@ -159,6 +161,7 @@ extension PipelineConfig {
         case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
         case checkpointEvery = "checkpoint_every", finetune, distill
         case latencySentences = "latency_sentences", traceSteps = "trace_steps", keepTeacherLogits = "keep_teacher_logits"
+        case gradientPrecision = "gradient_precision"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -185,6 +188,7 @@ extension PipelineConfig {
         latencySentences = try c.decodeIfPresent(Int.self, forKey: .latencySentences) ?? latencySentences
         traceSteps = try c.decodeIfPresent(Bool.self, forKey: .traceSteps) ?? traceSteps
         keepTeacherLogits = try c.decodeIfPresent(Bool.self, forKey: .keepTeacherLogits) ?? keepTeacherLogits
+        gradientPrecision = try c.decodeIfPresent(String.self, forKey: .gradientPrecision) ?? gradientPrecision
     }
 
     /// Checks every value against its stated range; each problem names the key.
@@ -199,6 +203,8 @@ extension PipelineConfig {
         problems += augmentation.problems.map { "distill." + $0 }
         need(FrozenWeights.Precision(rawValue: distill.teacherPrecision) != nil, "distill.teacher_precision", "fp32 or bf16",
              "'\(distill.teacherPrecision)'")
+        need(TrainingOptions.gradientPrecisionNames.contains(gradientPrecision), "gradient_precision", "fp32 or bf16",
+             "'\(gradientPrecision)'")
         need(["auto", "always", "never"].contains(finetune.mode), "finetune.mode", "auto, always or never", "'\(finetune.mode)'")
         for (key, value) in [("finetune.epochs", finetune.epochs), ("finetune.batch_size", finetune.batchSize),
                              ("distill.epochs", distill.epochs), ("distill.batch_size", distill.batchSize),
@@ -283,6 +289,7 @@ extension PipelineConfig {
         o.averageLast = distill.averageLast
         o.traceSteps = traceSteps
         o.teacherPrecision = FrozenWeights.Precision(rawValue: distill.teacherPrecision) ?? .fp32
+        o.setGradientPrecision(gradientPrecision)
         return o
     }
 }

@@ -1,3 +1,4 @@
+import Collective
 import Foundation
 import Kernels
 
@@ -42,6 +43,18 @@ public struct TrainingOptions: Sendable, Codable {
     /// The frozen teacher's products (distillation): fp32, or bf16 where the CPU has AVX-512 BF16
     /// (1.3-1.4x faster; logits within bf16 rounding, see BENCHMARKS.md), fp32 elsewhere.
     public var teacherPrecision = FrozenWeights.Precision.fp32
+    /// How gradients travel between workers: fp32, or bf16 (half the bytes) with error feedback
+    /// (`TrainingStep.feedBackError`). One process, or one worker, sends nothing: no effect.
+    public var gradientPrecision = WirePrecision.fp32
+    /// The names `gradientPrecision` takes in configuration files and flags.
+    public static let gradientPrecisionNames = WirePrecision.allCases.map(\.rawValue)
+    /// Sets `gradientPrecision` from its name; false for an unknown name (nothing changes).
+    @discardableResult
+    public mutating func setGradientPrecision(_ name: String) -> Bool {
+        guard let precision = WirePrecision(rawValue: name) else { return false }
+        gradientPrecision = precision
+        return true
+    }
 
     public init() {}
 }

@@ -48,6 +48,9 @@ public final class TrainingStep {
     public private(set) var completed = 0
     /// Packed gradients for the all-reduce (touched embedding rows, then the rest), reused.
     var packed: [Float] = []
+    /// With bf16 gradients: per parameter, what rounding this worker's gradient to bf16 left out,
+    /// added to its next gradient (error feedback). Allocated on first use.
+    var wireError: UnsafeMutablePointer<Float>?
 
     /// A step over `data` with `options`; `totalSteps` of the whole run fixes the rate schedule.
     public init(model: SequenceClassifier, mode: Mode, data: EncodedDataset, options: TrainingOptions,
@@ -63,6 +66,8 @@ public final class TrainingStep {
         // The teacher is frozen: its linear layers run on weights reordered once.
         if case .distill(let teacher, _, _) = mode { teacher.freeze(precision: options.teacherPrecision) }
     }
+
+    deinit { wireError?.deallocate() }
 
     /// The classes of the task (K).
     public var labelCount: Int { model.config.labelCount }
@@ -147,9 +152,13 @@ public final class TrainingStep {
             }
         }
         model.zeroGradients()
-        let buckets = communicator.worldSize > 1 && options.overlapCommunication ? LayerBuckets(communicator) : nil
+        let buckets = communicator.worldSize > 1 && options.overlapCommunication
+            ? LayerBuckets(communicator, precision: options.gradientPrecision) : nil
         model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients, attentionGradients: attentionGradients,
-                       layerDone: buckets.map { buckets in { [model] l in buckets.reduce(model.gradients, model.layerRange(l)) } })
+                       layerDone: buckets.map { buckets in { [self, model] l in
+                           feedBackError(model.layerRange(l))
+                           buckets.reduce(model.gradients, model.layerRange(l))
+                       } })
         let computedAt = Date()
         try buckets?.wait()
         let reduced = try reduce(DistillationLoss.Value(total: value.total * share, crossEntropy: value.crossEntropy * share,
@@ -215,13 +224,15 @@ extension TrainingStep {
         let packedCount = rows.count * c + regions.reduce(0) { $0 + $1.count }
         if packed.count < packedCount { packed = [Float](repeating: 0, count: packedCount) }
         let g = model.gradients.base
+        for row in rows { feedBackError((words.offset + row * c)..<(words.offset + (row + 1) * c)) }
+        for region in regions { feedBackError(region) }
         packed.withUnsafeMutableBufferPointer { p in
             guard var at = p.baseAddress else { return }
             for row in rows { at.update(from: g + words.offset + row * c, count: c); at += c }
             for region in regions { at.update(from: g + region.lowerBound, count: region.count); at += region.count }
         }
         try packed.withUnsafeMutableBufferPointer {
-            try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: $0[0..<packedCount]))
+            try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: $0[0..<packedCount]), precision: options.gradientPrecision)
         }
         packed.withUnsafeBufferPointer { p in
             guard var at = p.baseAddress else { return }
@@ -229,6 +240,34 @@ extension TrainingStep {
             for region in regions { (g + region.lowerBound).update(from: at, count: region.count); at += region.count }
         }
         return DistillationLoss.Value(total: shared[v], crossEntropy: shared[v + 1], kl: shared[v + 2], gradient: local.gradient)
+    }
+}
+
+// MARK: - bf16 gradients
+
+extension TrainingStep {
+    /// With bf16 gradients on several workers: replaces this worker's gradient g on `range` of the
+    /// arena by bf16(g + e) and keeps e = (g + e) - bf16(g + e) for the next step (error feedback), so
+    /// what rounding drops is delayed, not lost. The ring then sends exact bf16 values on its first
+    /// hop; the running sums it forwards are rounded again (not fed back).
+    func feedBackError(_ range: Range<Int>) {
+        guard options.gradientPrecision == .bf16, communicator.worldSize > 1, !range.isEmpty else { return }
+        let count = model.gradients.count
+        let e: UnsafeMutablePointer<Float>
+        if let existing = wireError {
+            e = existing
+        } else {
+            e = .allocate(capacity: count)
+            e.initialize(repeating: 0, count: count)
+            wireError = e
+        }
+        let g = model.gradients.base
+        for i in range {
+            let v = g[i] + e[i]
+            let q = WirePrecision.roundedToBF16(v)
+            e[i] = v - q
+            g[i] = q
+        }
     }
 }
 
@@ -278,19 +317,24 @@ extension TrainingStep {
 /// returns, so it is never used by two threads at once.
 final class LayerBuckets: @unchecked Sendable {  // `failure` is guarded by `lock`
     let communicator: Communicator
+    let precision: WirePrecision
     let queue = DispatchQueue(label: "edgedistill.buckets")
     let group = DispatchGroup()
     let lock = NSLock()
     var failure: Error?
 
-    init(_ communicator: Communicator) { self.communicator = communicator }
+    init(_ communicator: Communicator, precision: WirePrecision) {
+        self.communicator = communicator
+        self.precision = precision
+    }
 
     /// Queues the all-reduce of `range` of `arena`.
     func reduce(_ arena: Arena, _ range: Range<Int>) {
         queue.async(group: group) { [self] in
             guard lock.withLock({ failure == nil }) else { return }
             do {
-                try communicator.allReduceSum(UnsafeMutableBufferPointer(start: arena.base + range.lowerBound, count: range.count))
+                try communicator.allReduceSum(UnsafeMutableBufferPointer(start: arena.base + range.lowerBound, count: range.count),
+                                              precision: precision)
             } catch {
                 lock.withLock { failure = error }
             }

@@ -6,8 +6,10 @@ import Kernels
 import Model
 import Training
 
-/// `edgedistill bench scaling`: distillation throughput of a coordinator with 1, 2, ... worker
-/// processes of a few threads each on this machine, against one process training alone.
+/// `edgedistill bench scaling`: training throughput of a coordinator with 1, 2, ... worker processes of
+/// a few threads each on this machine (or, with `--bind`, workers started elsewhere), against one
+/// process training alone: distillation steps with the teacher running or from cached logits, or the
+/// teacher's fine-tuning steps.
 struct BenchScaling: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scaling",
@@ -22,6 +24,12 @@ struct BenchScaling: ParsableCommand {
     @Option(name: .customLong("threads-per-worker")) var threadsPerWorker = 1
     @Option(name: .customLong("max-length")) var maxLength = 128
     @Option var seed: UInt64 = 0
+    @Option(help: "What a step does: distill (the teacher runs every step, as in the first epoch), cached (distillation from the teacher pass's logits, as in later epochs) or finetune (the teacher's own training step).")
+    var phase = "distill"
+    @Option(help: "Bind the coordinator here and wait for workers started elsewhere (`edgedistill worker --connect`), e.g. in network namespaces; --workers then names one count, and there is no in-process run.")
+    var bind: String?
+    @Option(help: "The join token external workers give (default: $EDGEDISTILL_JOIN_TOKEN).") var token: String?
+    @Flag(help: "Allow --bind on a non-loopback address without keys (test networks only).") var insecure = false
     @Flag(help: "Print one JSON object.") var json = false
 
     var counts: [Int] { workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -30,6 +38,10 @@ struct BenchScaling: ParsableCommand {
         guard batchSize > 0, steps > 0, threadsPerWorker > 0, !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--batch-size, --steps, --threads-per-worker and --workers must be positive")
         }
+        guard ["distill", "cached", "finetune"].contains(phase) else {
+            throw ValidationError("--phase is '\(phase)': expected distill, cached or finetune")
+        }
+        guard bind == nil || counts.count == 1 else { throw ValidationError("with --bind, --workers names one count") }
     }
 
     func run() throws {
@@ -50,34 +62,50 @@ struct BenchScaling: ParsableCommand {
             o.evalEvery = 0
             o.seed = seed
             o.maxSteps = steps
-            let job = TrainingJob(phase: "student", modelFolder: teacher, labelNames: loaded.model.config.labelNames,
-                                  seed: seed, options: o, studentLayers: layers)
+            let job = TrainingJob(phase: phase == "finetune" ? "teacher" : "student", modelFolder: teacher,
+                                  labelNames: loaded.model.config.labelNames, seed: seed, options: o, studentLayers: layers)
+            Threads.set(threadsPerWorker)
+            // `cached`: the teacher pass first (in this process), so no step runs the teacher.
+            var logits: LogitCache?
+            if phase == "cached" {
+                let frozen = try SequenceClassifier.load(directory: teacher, seed: seed).model
+                frozen.freeze()
+                let plan = TeacherPassPlan(lengths: encoded.sequences.map(\.count))
+                let cache = LogitCache(count: encoded.count, classes: frozen.config.labelCount)
+                cache.store(TeacherPass.logits(frozen, examples: plan.order, data: encoded, batchSize: plan.batchSize), for: plan.order)
+                logits = cache
+            }
             func trainer() throws -> Trainer {
                 let (model, mode) = try job.buildModels(folder: teacher)
-                let t = Trainer(model: model, mode: mode, train: encoded, validator: nil, options: o, label: "bench")
+                let t = Trainer(model: model, mode: mode, train: encoded, validator: nil, options: o, label: "bench", logitCache: logits)
                 t.progress.quiet = true
                 return t
             }
-            Threads.set(threadsPerWorker)
-            let alone = try trainer().run()
-            var results: [[String: Any]] = [["workers": 0, "mode": "in-process", "threads": threadsPerWorker,
-                                             "examples_per_s": alone.examplesPerSecond]]
+            var results: [[String: Any]] = []
+            if bind == nil {
+                let alone = try trainer().run()
+                results.append(["workers": 0, "mode": "in-process", "threads": threadsPerWorker, "examples_per_s": alone.examplesPerSecond])
+            }
             for count in counts {
-                let endpoint = try LoopbackPort.freeEndpoint()
+                let endpoint = try bind ?? LoopbackPort.freeEndpoint()
                 var options = CoordinatorOptions(bind: endpoint, workers: count)
                 options.startupTimeout = 120
-                options.joinToken = Coordinator.newJoinToken()
+                options.insecure = insecure
+                options.joinToken = bind == nil ? Coordinator.newJoinToken()
+                    : token ?? ProcessInfo.processInfo.environment["EDGEDISTILL_JOIN_TOKEN"]
                 let coordinator = try Coordinator(options: options, log: { _ in })
-                let children = try startLocalWorkers(count, endpoint: endpoint, threads: threadsPerWorker, token: options.joinToken)
+                let children = bind == nil ? try startLocalWorkers(count, endpoint: endpoint, threads: threadsPerWorker, token: options.joinToken) : []
                 let summary = try trainer().run(on: try coordinator.scheduler(for: job, data: encoded))
                 coordinator.shutdown(reason: "benchmark done")
                 for child in children { child.waitUntilExit() }
-                results.append(["workers": count, "mode": "processes", "threads": threadsPerWorker,
+                results.append(["workers": count, "mode": bind == nil ? "processes" : "external", "threads": threadsPerWorker,
                                 "examples_per_s": summary.examplesPerSecond,
                                 "step_ms": 1000 * coordinator.timing.wall / Double(max(coordinator.timing.steps, 1)),
                                 "compute_ms": 1000 * coordinator.timing.compute / Double(max(coordinator.timing.steps, 1)),
-                                "allreduce_ms": 1000 * coordinator.timing.communication / Double(max(coordinator.timing.steps, 1)),
-                                "speedup_vs_in_process": summary.examplesPerSecond / alone.examplesPerSecond])
+                                "allreduce_ms": 1000 * coordinator.timing.communication / Double(max(coordinator.timing.steps, 1))])
+                if let alone = results.first?["examples_per_s"] as? Double, bind == nil {
+                    results[results.count - 1]["speedup_vs_in_process"] = summary.examplesPerSecond / alone
+                }
             }
             let one = results.first { ($0["workers"] as? Int) == 1 }?["examples_per_s"] as? Double
             for i in results.indices {
@@ -86,7 +114,16 @@ struct BenchScaling: ParsableCommand {
                 }
             }
             try printResult(["benchmark": "scaling", "teacher": teacher, "student_layers": layers, "batch_size": batchSize,
-                             "steps": steps, "results": results], json: json)
+                             "steps": steps, "phase": phase, "gradient_floats": try gradientFloats(job), "results": results], json: json)
         }
+    }
+}
+
+extension BenchScaling {
+    /// Floats the ring carries per step for `job`'s model besides the touched word-embedding rows
+    /// (the dense gradient), for the scaling model (scripts/scaling_model.py).
+    func gradientFloats(_ job: TrainingJob) throws -> Int {
+        let (model, _) = try job.buildModels(folder: teacher)
+        return model.parameters.count - model.config.vocabularySize * model.config.hiddenSize
     }
 }

@@ -43,6 +43,8 @@ struct PipelineOptions: ParsableArguments {
     @Flag(help: "Replace the run already in --out (without this or --resume such a folder is refused).") var overwrite = false
     @Flag(name: .customLong("trace-steps"), help: "Log each step's example indices and losses to metrics.jsonl (see scripts/peer_trajectory.py).")
     var traceSteps = false
+    @Option(name: .customLong("gradient-precision"), help: "How gradients travel between workers: fp32, or bf16 (half the bytes, with error feedback).")
+    var gradientPrecision: String?
     @Flag(name: .customLong("keep-teacher-logits"), help: "Keep the teacher pass's logits (teacher_logits.bin in the run folder) when the run ends.")
     var keepTeacherLogits = false
     @Flag(help: "Print report.json on stdout instead of a summary.") var json = false
@@ -81,6 +83,7 @@ struct PipelineOptions: ParsableArguments {
         columns.apply(to: &c)
         if traceSteps { c.traceSteps = true }
         if keepTeacherLogits { c.keepTeacherLogits = true }
+        if let gradientPrecision { c.gradientPrecision = gradientPrecision }
         return c
     }
 

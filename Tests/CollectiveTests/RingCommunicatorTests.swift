@@ -269,6 +269,63 @@ final class RingCommunicatorTests: XCTestCase {
         }
     }
 
+    /// bf16 on the wire: every rank holds the same bits, each a bf16 value, within bf16's rounding of
+    /// the exact sum: the first hop is exact (inputs are bf16 values, as error feedback makes them),
+    /// then each of the N - 1 hops and the finished chunk round once, 2^-9 of the running magnitude each.
+    let bf16SumTolerance = 4.0 / 512
+
+    func testBF16AllReduceIsIdenticalOnEveryRankAndCloseToTheSum() throws {
+        for (n, transport) in [(2, Transport.tcp), (3, Transport.inproc)] {
+            let results = try runRing(n, over: transport, options: .init(timeout: 20, maxChunkBytes: 4096)) { ring in
+                var random = SeededGenerator(seed: UInt64(ring.rank + 11))
+                var buffer = (0..<50_001).map { _ -> Float in
+                    WirePrecision.roundedToBF16(Float(random.below(2_000_001) - 1_000_000) * 1e-4)
+                }
+                let inputs = buffer
+                try buffer.withUnsafeMutableBufferPointer { try ring.allReduceSum($0, precision: .bf16) }
+                return (inputs, buffer)
+            }
+            let ranks = values(results)
+            guard ranks.count == n else { return }
+            for rank in 1..<n {
+                XCTAssertTrue(ranks[rank].1.map(\.bitPattern) == ranks[0].1.map(\.bitPattern), "rank \(rank) differs (\(n) ranks)")
+            }
+            XCTAssertTrue(ranks[0].1.allSatisfy { WirePrecision.roundedToBF16($0) == $0 }, "every result is a bf16 value")
+            var worst = 0.0
+            for index in 0..<50_001 {
+                let exact = ranks.reduce(0.0) { $0 + Double($1.0[index]) }
+                let scale = ranks.reduce(0.0) { $0 + abs(Double($1.0[index])) }
+                worst = max(worst, abs(Double(ranks[0].1[index]) - exact) / max(scale, 1e-30))
+            }
+            XCTAssertLessThan(worst, bf16SumTolerance, "\(n) ranks")
+            XCTAssertGreaterThan(worst, 1e-5, "bf16 rounding is visible (the test would pass on fp32 too otherwise)")
+        }
+    }
+
+    func testAnFP32RankAndABF16RankAreToldApart() throws {
+        let results = try runRing(2, over: .inproc, options: .init(timeout: 3)) { ring in
+            var buffer = [Float](repeating: 1, count: 64)
+            try buffer.withUnsafeMutableBufferPointer { try ring.allReduceSum($0, precision: ring.rank == 0 ? .fp32 : .bf16) }
+            return buffer
+        }
+        let errors = results.compactMap { result -> String? in
+            if case .failure(let error)? = result { return "\(error)" }
+            return nil
+        }
+        XCTAssertFalse(errors.isEmpty, "mixing precisions must fail")
+        XCTAssertTrue(errors.contains { $0.contains("gradientChunkBF16") || $0.contains("gradientChunk") }, "\(errors)")
+    }
+
+    func testBF16RoundingIsToNearestEven() {
+        XCTAssertEqual(WirePrecision.roundedToBF16(1), 1)
+        // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even one, 1.
+        XCTAssertEqual(WirePrecision.roundedToBF16(1 + 1.0 / 256), 1)
+        XCTAssertEqual(WirePrecision.roundedToBF16(1 + 3.0 / 256), 1 + 4.0 / 256)
+        XCTAssertEqual(WirePrecision.roundedToBF16(-(1 + 3.0 / 256)), -(1 + 4.0 / 256))
+        XCTAssertTrue(WirePrecision.roundedToBF16(.nan).isNaN)
+        XCTAssertEqual(WirePrecision.roundedToBF16(.infinity), .infinity)
+    }
+
     func testMeanOfEqualBuffersIsThatBuffer() throws {
         let results = try runRing(3, over: .inproc, options: .init(timeout: 20)) { ring in
             var buffer: [Float] = [0.1, -7.25, 1e-30, 3e30]
