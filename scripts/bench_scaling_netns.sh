@@ -5,8 +5,8 @@
 #
 #   sudo scripts/bench_scaling_netns.sh TEACHER DATA OUT [RATES] [PHASES]
 #
-# TEACHER: a fine-tuned teacher folder; DATA: a labelled file; OUT: a folder for RATE-PHASE-N.json and
-# .log; RATES (default "1gbit 100mbit") are tc rates; PHASES (default "distill cached finetune") are
+# TEACHER: a fine-tuned teacher folder; DATA: a labelled file; OUT: a folder for RATE-PHASE-N-PRECISION.json
+# and .log (2 workers with fp32 and bf16 gradients, 1 worker with fp32: it sends nothing); RATES (default "1gbit 100mbit") are tc rates; PHASES (default "distill cached finetune") are
 # `bench scaling --phase` values. The summary (scripts/scaling_model.py --check OUT) compares them with
 # the scaling model's predictions.
 set -euo pipefail
@@ -29,12 +29,13 @@ for rate in $rates; do
     for phase in $phases; do
         steps=60; batch=16
         if [[ $phase == finetune ]]; then steps=20; batch=32; fi
-        for n in 1 2; do
+        for run in 1-fp32 2-fp32 2-bf16; do
+            n=${run%-*}; precision=${run#*-}
             port=$((port + 1))
-            name="$out/$rate-$phase-$n"
+            name="$out/$rate-$phase-$run"
             EDGEDISTILL_JOIN_TOKEN=$token "$net" exec $prefix 0 "$bin" bench scaling --teacher "$teacher" --data "$data" \
                 --steps $steps --batch-size $batch --workers $n --bind "tcp://$address:$port" --insecure --phase "$phase" \
-                --json > "$name.json" 2> "$name.log" &
+                --gradient-precision "$precision" --json > "$name.json" 2> "$name.log" &
             coordinator=$!
             sleep 2
             for w in $(seq 1 $n); do
@@ -43,7 +44,7 @@ for rate in $rates; do
             done
             wait $coordinator
             wait
-            echo "bench_scaling_netns.sh: $rate $phase $n worker(s): $(tr -d '\n' < "$name.json" | head -c 400)" >&2
+            echo "bench_scaling_netns.sh: $rate $phase $run: $(grep -o '"step_ms":[0-9.]*' "$name.json" | head -1)" >&2
         done
     done
 done

@@ -4,8 +4,9 @@ measured runs (no third-party packages):
 
     python3 scripts/scaling_model.py --measured OUT [--check] [--markdown]
 
-OUT holds `edgedistill bench scaling --json` results named RATE-PHASE-N.json (scripts/bench_scaling_netns.sh
-writes them; RATE is a tc rate such as 1gbit or 100mbit, N the worker count). From the 1- and 2-worker
+OUT holds `edgedistill bench scaling --json` results named RATE-PHASE-N-PRECISION.json
+(scripts/bench_scaling_netns.sh writes them; RATE is a tc rate such as 1gbit or 100mbit, N the worker count,
+PRECISION the gradients' wire format, fp32 or bf16). From the 1- and 2-worker
 runs of each phase it takes:
   - compute(b) = F + c * b: the slowest worker's forward+backward per step at per-worker batch b (the
     runs at b = B and B/2 give F and c);
@@ -21,12 +22,12 @@ Strong scaling keeps the global batch B (b = B/N, N <= B); weak scaling keeps b 
 global batch grows, which changes the recipe). Speed-up is examples/s over one worker's.
 
 --check prints, for every measured 2-worker run, the predicted and measured step time and the error; the
-model is fitted on each phase's runs at the fastest rate measured and checked on the others.
+model is fitted on each phase's fp32 runs at the fastest rate measured and checked on every other run.
 """
 import argparse, glob, json, os, re
 
 p = argparse.ArgumentParser()
-p.add_argument("--measured", required=True, help="folder of RATE-PHASE-N.json files")
+p.add_argument("--measured", required=True, help="folder of RATE-PHASE-N-PRECISION.json files")
 p.add_argument("--efficiency", type=float, default=0.93)
 p.add_argument("--latency-ms", type=float, default=0.2, help="per ring hop")
 p.add_argument("--hide", type=float, default=0.5, help="share of compute(b) that hides communication")
@@ -46,7 +47,7 @@ def rate_bits(name):
 
 runs = {}
 for path in sorted(glob.glob(os.path.join(a.measured, "*.json"))):
-    m = re.fullmatch(r"([0-9.]+[kmg]bit)-(\w+)-(\d+)\.json", os.path.basename(path))
+    m = re.fullmatch(r"([0-9.]+[kmg]bit)-([a-z]+)-(\d+)-(fp32|bf16)\.json", os.path.basename(path))
     if not m:
         continue
     try:
@@ -57,9 +58,10 @@ for path in sorted(glob.glob(os.path.join(a.measured, "*.json"))):
     r = [x for x in d["results"] if x["workers"] == int(m.group(3))]
     if not r:
         raise SystemExit(f"scaling_model.py: {path}: no result for {m.group(3)} worker(s)")
-    runs[(m.group(1), m.group(2), int(m.group(3)))] = dict(r[0], batch=d["batch_size"], floats=d["gradient_floats"])
+    runs[(m.group(1), m.group(2), int(m.group(3)), m.group(4))] = dict(r[0], batch=d["batch_size"], floats=d["gradient_floats"])
 if not runs:
-    raise SystemExit(f"scaling_model.py: no RATE-PHASE-N.json files in {a.measured}")
+    raise SystemExit(f"scaling_model.py: no RATE-PHASE-N-PRECISION.json files in {a.measured}")
+fp32 = {(rate, phase, n): r for (rate, phase, n, precision), r in runs.items() if precision == "fp32"}
 
 
 class Phase:
@@ -92,27 +94,31 @@ class Phase:
 
 
 phases = {}
-for (rate, phase, n) in runs:
-    candidates = sorted({r for (r, ph, k) in runs if ph == phase and (r, ph, 1) in runs and (r, ph, 2) in runs},
+for (rate, phase, n) in fp32:
+    candidates = sorted({r for (r, ph, k) in fp32 if ph == phase and (r, ph, 1) in fp32 and (r, ph, 2) in fp32},
                         key=rate_bits, reverse=True)
     if candidates and phase not in phases:
         fastest = candidates[0]
-        phases[phase] = (fastest, Phase(runs[(fastest, phase, 1)], runs[(fastest, phase, 2)]))
+        phases[phase] = (fastest, Phase(fp32[(fastest, phase, 1)], fp32[(fastest, phase, 2)]))
 
 if a.check:
-    print("| phase | link | fitted on | 2 workers: predicted step (ms) | measured (ms) | error | predicted speed-up | measured |")
+    print("| phase | link | gradients | 2 workers: predicted step (ms) | measured (ms) | error | predicted speed-up | measured |")
     print("|---|---|---|---|---|---|---|---|")
-    for (rate, phase, n), r in sorted(runs.items()):
-        if n != 2 or phase not in phases or (rate, phase, 1) not in runs:
+    for (rate, phase, n, precision), r in sorted(runs.items()):
+        if n != 2 or phase not in phases or (rate, phase, 1) not in fp32:
             continue
         fitted, model = phases[phase]
-        # Compute at each rate is that rate's own 1-worker run (the host's speed drifts between runs).
-        local = Phase(runs[(rate, phase, 1)], runs[(fitted, phase, 2)])
-        local.c, local.f = model.c, model.f + (runs[(rate, phase, 1)]["compute_ms"] - model.compute(model.batch))
-        predicted = local.step(2, rate_bits(rate), model.batch / 2)
+        if (rate, precision) == (fitted, "fp32"):
+            continue  # the run the model was fitted on
+        # The compute at each rate is scaled by that rate's own 1-worker run (the host's speed drifts).
+        drift = fp32[(rate, phase, 1)]["compute_ms"] / model.compute(model.batch)
+        compute = model.compute(model.batch / 2) * drift
+        one = fp32[(rate, phase, 1)]["step_ms"]
+        u = one - fp32[(rate, phase, 1)]["compute_ms"] - fp32[(rate, phase, 1)]["allreduce_ms"]
+        width = 2 if precision == "bf16" else 4
+        predicted = compute + u + max(0.0, model.comm(2, rate_bits(rate), width) - a.hide * compute)
         measured = r["step_ms"]
-        one = runs[(rate, phase, 1)]["step_ms"]
-        print(f"| {phase} | {rate} | {fitted} | {predicted:.1f} | {measured:.1f} | {100 * (predicted - measured) / measured:+.0f}% "
+        print(f"| {phase} | {rate} | {precision} | {predicted:.1f} | {measured:.1f} | {100 * (predicted - measured) / measured:+.0f}% "
               f"| {one / predicted:.2f}x | {one / measured:.2f}x |")
     print()
 

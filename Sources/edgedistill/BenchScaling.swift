@@ -26,6 +26,8 @@ struct BenchScaling: ParsableCommand {
     @Option var seed: UInt64 = 0
     @Option(help: "What a step does: distill (the teacher runs every step, as in the first epoch), cached (distillation from the teacher pass's logits, as in later epochs) or finetune (the teacher's own training step).")
     var phase = "distill"
+    @Option(name: .customLong("gradient-precision"), help: "How gradients travel between workers: fp32 or bf16.")
+    var gradientPrecision = "fp32"
     @Option(help: "Bind the coordinator here and wait for workers started elsewhere (`edgedistill worker --connect`), e.g. in network namespaces; --workers then names one count, and there is no in-process run.")
     var bind: String?
     @Option(help: "The join token external workers give (default: $EDGEDISTILL_JOIN_TOKEN).") var token: String?
@@ -40,6 +42,9 @@ struct BenchScaling: ParsableCommand {
         }
         guard ["distill", "cached", "finetune"].contains(phase) else {
             throw ValidationError("--phase is '\(phase)': expected distill, cached or finetune")
+        }
+        guard TrainingOptions.gradientPrecisionNames.contains(gradientPrecision) else {
+            throw ValidationError("--gradient-precision is '\(gradientPrecision)': expected fp32 or bf16")
         }
         guard bind == nil || counts.count == 1 else { throw ValidationError("with --bind, --workers names one count") }
     }
@@ -62,6 +67,7 @@ struct BenchScaling: ParsableCommand {
             o.evalEvery = 0
             o.seed = seed
             o.maxSteps = steps
+            o.setGradientPrecision(gradientPrecision)
             let job = TrainingJob(phase: phase == "finetune" ? "teacher" : "student", modelFolder: teacher,
                                   labelNames: loaded.model.config.labelNames, seed: seed, options: o, studentLayers: layers)
             Threads.set(threadsPerWorker)
@@ -114,7 +120,7 @@ struct BenchScaling: ParsableCommand {
                 }
             }
             try printResult(["benchmark": "scaling", "teacher": teacher, "student_layers": layers, "batch_size": batchSize,
-                             "steps": steps, "phase": phase, "gradient_floats": try gradientFloats(job), "results": results], json: json)
+                             "steps": steps, "phase": phase, "gradient_precision": gradientPrecision, "gradient_floats": try gradientFloats(job), "results": results], json: json)
         }
     }
 }

@@ -126,15 +126,8 @@ func peakFrozenMatmulThroughput(config: ModelConfig, rows: Int, precision: Froze
         let run = {
             linearForward(&out, input, weight, bias, rows: rows, inputs: inputs, outputs: outputs, frozen: frozen)
         }
-        for _ in 0..<3 { run() }
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<4 { run() }
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 4e9)
-        }
         totalFLOPs += 2 * Double(rows) * Double(inputs) * Double(outputs)
-        totalSeconds += best
+        totalSeconds += bestSeconds(run)
     }
     return totalFLOPs / totalSeconds / 1e9
 }
