@@ -94,6 +94,39 @@ final class CommandCoverageTests: CLITestCase {
         }
         XCTAssertEqual(results[1]["speedup_vs_one_worker"] as? Double ?? 0, 1, accuracy: 1e-12)
         XCTAssertGreaterThan(results[1]["step_ms"] as? Double ?? 0, 0, "\(results[1])")
+
+        // The other phases, 2 workers with bf16 gradients; the scaling model reads such results.
+        for phase in ["cached", "finetune"] {
+            let other = try run(["bench", "scaling", "--teacher", teacher, "--data", train, "--student-layers", "1", "--batch-size", "8",
+                                 "--workers", "2", "--steps", "3", "--phase", phase, "--gradient-precision", "bf16", "--json"])
+            XCTAssertEqual(other.status, 0, other.stderr)
+            let report = try json(other.stdout)
+            XCTAssertEqual(report["phase"] as? String, phase)
+            XCTAssertEqual(report["gradient_precision"] as? String, "bf16")
+            XCTAssertGreaterThan(report["gradient_floats"] as? Int ?? 0, 0, other.stdout)
+            let rows = try XCTUnwrap(report["results"] as? [[String: Any]], other.stdout)
+            XCTAssertGreaterThan(rows.last?["allreduce_ms"] as? Double ?? 0, 0, "2 workers all-reduce: \(other.stdout)")
+        }
+        try assertFails(["bench", "scaling", "--teacher", teacher, "--data", train, "--phase", "warmup"], mentions: ["--phase", "warmup"])
+        try assertFails(["bench", "scaling", "--teacher", teacher, "--data", train, "--gradient-precision", "fp8"],
+                        mentions: ["--gradient-precision", "fp8"])
+    }
+
+    // MARK: - bench teacher-pass
+
+    func testBenchTeacherPass() throws {
+        let out = scratch.appendingPathComponent("pass-teacher").path
+        let options = try tinyRunOptions(out: out, seed: 6)
+        let finetune = try run(["finetune"] + options)
+        XCTAssertEqual(finetune.status, 0, finetune.stderr)
+        let result = try run(["bench", "teacher-pass", "--teacher", out + "/teacher", "--data", try value(of: "--train", in: options),
+                              "--threads", "1", "--workers", "2", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let report = try json(result.stdout)
+        let rows = try XCTUnwrap(report["results"] as? [[String: Any]], result.stdout)
+        XCTAssertEqual(rows.map { $0["workers"] as? Int ?? -1 }, [0, 2])
+        XCTAssertEqual(rows.last?["identical_to_in_process"] as? Bool, true, result.stdout)
+        XCTAssertGreaterThan(rows.first?["sentences_per_s"] as? Double ?? 0, 0)
     }
 
     // MARK: - bench distill-step
