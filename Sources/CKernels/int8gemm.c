@@ -150,6 +150,12 @@ static inline __m512i broadcast4(const uint8_t *p) {
     return _mm512_set1_epi32(w);
 }
 
+/* The 64-byte packed step q of 4 consecutive blocks (64 columns), `block` bytes apart. */
+EDGEDISTILL_VNNI_TARGET
+static inline void load_b4(__m512i out[4], const int8_t *b, long block, long q) {
+    for (int u = 0; u < 4; u++) out[u] = _mm512_loadu_si512((const void *)(b + u * block + q * 64));
+}
+
 EDGEDISTILL_VNNI_TARGET
 static void gemm_vnni(int32_t *c, long ldc, const uint8_t *a, const int8_t *packed,
                       long m, long n, long kp, long j0, long j1) {
@@ -164,14 +170,11 @@ static void gemm_vnni(int32_t *c, long ldc, const uint8_t *a, const int8_t *pack
             for (int r = 0; r < 4; r++)
                 for (int u = 0; u < 4; u++) acc[r][u] = _mm512_setzero_si512();
             for (long q = 0; q < steps; q++) {
-                __m512i b0 = _mm512_loadu_si512((const void *)(b + q * 64));
-                __m512i b1 = _mm512_loadu_si512((const void *)(b + block + q * 64));
-                __m512i b2 = _mm512_loadu_si512((const void *)(b + 2 * block + q * 64));
-                __m512i b3 = _mm512_loadu_si512((const void *)(b + 3 * block + q * 64));
+                __m512i bq[4];
+                load_b4(bq, b, block, q);
                 for (int r = 0; r < 4; r++) {
                     __m512i x = broadcast4(a0 + r * kp + q * 4);
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b0); acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b1);
-                    acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b2); acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], x, b3);
+                    for (int u = 0; u < 4; u++) acc[r][u] = _mm512_dpbusd_epi32(acc[r][u], x, bq[u]);
                 }
             }
             for (int r = 0; r < 4; r++) {
@@ -185,15 +188,13 @@ static void gemm_vnni(int32_t *c, long ldc, const uint8_t *a, const int8_t *pack
             __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00;
             __m512i c10 = c00, c11 = c00, c12 = c00, c13 = c00;
             for (long q = 0; q < steps; q++) {
-                __m512i b0 = _mm512_loadu_si512((const void *)(b + q * 64));
-                __m512i b1 = _mm512_loadu_si512((const void *)(b + block + q * 64));
-                __m512i b2 = _mm512_loadu_si512((const void *)(b + 2 * block + q * 64));
-                __m512i b3 = _mm512_loadu_si512((const void *)(b + 3 * block + q * 64));
+                __m512i bq[4];
+                load_b4(bq, b, block, q);
                 __m512i x0 = broadcast4(a0 + q * 4), x1 = broadcast4(a1 + q * 4);
-                c00 = _mm512_dpbusd_epi32(c00, x0, b0); c01 = _mm512_dpbusd_epi32(c01, x0, b1);
-                c02 = _mm512_dpbusd_epi32(c02, x0, b2); c03 = _mm512_dpbusd_epi32(c03, x0, b3);
-                c10 = _mm512_dpbusd_epi32(c10, x1, b0); c11 = _mm512_dpbusd_epi32(c11, x1, b1);
-                c12 = _mm512_dpbusd_epi32(c12, x1, b2); c13 = _mm512_dpbusd_epi32(c13, x1, b3);
+                c00 = _mm512_dpbusd_epi32(c00, x0, bq[0]); c01 = _mm512_dpbusd_epi32(c01, x0, bq[1]);
+                c02 = _mm512_dpbusd_epi32(c02, x0, bq[2]); c03 = _mm512_dpbusd_epi32(c03, x0, bq[3]);
+                c10 = _mm512_dpbusd_epi32(c10, x1, bq[0]); c11 = _mm512_dpbusd_epi32(c11, x1, bq[1]);
+                c12 = _mm512_dpbusd_epi32(c12, x1, bq[2]); c13 = _mm512_dpbusd_epi32(c13, x1, bq[3]);
             }
             int32_t *r0 = c + i * ldc + j, *r1 = r0 + ldc;
             long v0 = n - j, v1 = n - j - 16, v2 = n - j - 32, v3 = n - j - 48;
