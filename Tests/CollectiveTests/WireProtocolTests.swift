@@ -120,7 +120,7 @@ final class WireProtocolTests: XCTestCase {
             .ready: 13, .prepareRing: 14, .ring: 15, .step: 16, .reduced: 17, .commit: 18, .abort: 19,
             .stateRequest: 20, .checksum: 21, .shutdown: 22, .ringEndpoint: 23,
             .trialSetup: 24, .trialRun: 25, .trialReport: 26, .trialRelease: 27,
-            .passSetup: 28, .passShard: 29, .passReport: 30,
+            .passSetup: 28, .passShard: 29, .passReport: 30, .gradientChunkBF16: 31,
         ]
         XCTAssertEqual(pinned.count, MessageType.allCases.count)
         for type in MessageType.allCases { XCTAssertEqual(type.rawValue, pinned[type], "\(type)") }
@@ -166,7 +166,7 @@ final class WireProtocolTests: XCTestCase {
     }
 
     func testUnknownTypeOfAnIntactFrame() {
-        for raw: UInt16 in [0, 31, 999, .max] {
+        for raw: UInt16 in [0, 32, 999, .max] {
             var frame = sample()
             setField(&frame, at: 6, to: raw, reseal: true)
             XCTAssertEqual(decodeError(frame), .unknownType(raw))
