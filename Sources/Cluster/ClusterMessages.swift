@@ -189,6 +189,26 @@ enum ClusterMessages {
         var failure: String?
     }
 
+    /// coordinator -> worker (`evaluate`): count the examples of sections `eval.lengths`, `eval.ids`
+    /// and `eval.labels` on the weights of step `step`.
+    struct Evaluate: Codable {
+        var session: UInt64
+        var generation: Int
+        var step: Int
+        /// Which evaluation of the run, and which part of it.
+        var round: Int
+        var part: Int
+    }
+
+    /// worker -> coordinator (`evaluation`): the part's confusion counts `[true][predicted]`, or a failure.
+    struct Evaluation: Codable {
+        var session: UInt64
+        var round: Int
+        var part: Int
+        var confusion: [[Int]]? = nil
+        var failure: String? = nil
+    }
+
     /// worker -> coordinator (`parameters`): sections `state.parameters` (+ `state.m`, `state.v`).
     struct State: Codable {
         var session: UInt64

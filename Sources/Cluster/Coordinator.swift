@@ -96,6 +96,11 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
     var phasesRun = 0
     /// Workers lost so far and steps redone because of it (reported at the end).
     public private(set) var workersLost = 0, stepsRedone = 0
+    /// Evaluations counted on the workers (`Coordinator+Evaluation.swift`), and the times the
+    /// coordinator copied the whole state from a worker (to keep the best weights, average them,
+    /// checkpoint, or set up a late joiner).
+    public internal(set) var evaluationsOnWorkers = 0, statePulls = 0
+    var evaluationRounds = 0
     /// Per committed step, summed: the slowest worker's forward/backward seconds, the fastest
     /// worker's all-reduce seconds (the others' include waiting for the slowest), and the coordinator's wall time from sending the step to the last report.
     public private(set) var timing = (steps: 0, compute: 0.0, communication: 0.0, wall: 0.0)
@@ -488,6 +493,7 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
 
     /// The training state of one live ring worker.
     func pullState(optimizer: Bool) throws -> TrainerState {
+        statePulls += 1
         while true {
             guard let source = (ring + members.values.sorted { $0.order < $1.order }).first(where: { members[$0.id] === $0 && $0.configured }) else {
                 throw ClusterError("no worker left to fetch the training state from")

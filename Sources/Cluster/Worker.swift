@@ -58,7 +58,10 @@ public final class Worker {
     var trials = Trials()
     /// The teacher pass's inputs, while one runs (`Worker+TeacherPass.swift`).
     var pass: Pass?
-    /// Judges a trial's weights on the validation set (the CLI gives the Evaluation module's).
+    /// Validation requests received (`EDGEDISTILL_WORKER_FAULT=eval:N:kill`).
+    var evaluationsReceived = 0
+    /// Judges weights on validation data: a sweep trial's, and the phase's part of a validation
+    /// (the CLI gives the Evaluation module's).
     let validator: ((EncodedDataset) -> Validator)?
 
     public init(options: WorkerOptions, validator: ((EncodedDataset) -> Validator)? = nil, log: @escaping (String) -> Void) throws {
@@ -268,6 +271,10 @@ public final class Worker {
             let command = try message.envelope(ClusterMessages.PassShard.self).header
             guard command.session == session else { return true }
             try computeShard(command)
+        case .evaluate:
+            let envelope = try message.envelope(ClusterMessages.Evaluate.self)
+            guard envelope.header.session == session else { return true }
+            try evaluate(envelope)
         case .shutdown:
             let reason = (try? message.envelope(ClusterMessages.Shutdown.self).header.reason) ?? ""
             log("worker \(id): shut down by the coordinator (\(reason))")

@@ -20,7 +20,7 @@ public enum WireProtocol {
     /// The version this build speaks. Bump it whenever the header or any payload layout changes.
     /// 2: sweep trials on workers (`trialSetup` ... `trialRelease`; `stateRequest.trial`).
     /// 3: the teacher pass on workers (`passSetup`, `passShard`, `passReport`); bf16 gradient pieces.
-    public static let version: UInt16 = 3
+    public static let version: UInt16 = 4
     /// "EDST": a frame that does not start with it is not from an EdgeDistill peer.
     public static let magic: [UInt8] = [0x45, 0x44, 0x53, 0x54]
     /// Bytes before the payload.
@@ -186,6 +186,10 @@ public enum MessageType: UInt16, CaseIterable, Sendable {
     case passReport = 30
     /// A piece of a gradient all-reduce with its values in bf16 (`WirePrecision.bf16`).
     case gradientChunkBF16 = 31
+    /// Count one part of the validation set on the current weights.
+    case evaluate = 32
+    /// A part's confusion counts (or why they could not be computed).
+    case evaluation = 33
 }
 
 /// The fixed header of a frame that has passed every check: magic, version, lengths, checksum,

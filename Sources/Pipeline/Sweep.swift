@@ -304,7 +304,7 @@ final class LocalTrials: TrialScheduler {
     let teacherLogits: LogitCache
     var runs: [Int: TrialRun] = [:]
 
-    init(teacher: SequenceClassifier, train: EncodedDataset, validator: @escaping Validator, teacherLogits: LogitCache) {
+    init(teacher: SequenceClassifier, train: EncodedDataset, validator: Validator, teacherLogits: LogitCache) {
         self.teacher = teacher
         self.train = train
         self.validator = validator

@@ -15,6 +15,14 @@ public protocol StepScheduler: AnyObject {
     func synchronize(into model: SequenceClassifier) throws
     /// The whole state: weights, and with `optimizer` Adam's moments (for checkpoints).
     func state(optimizer: Bool) throws -> TrainerState
+    /// The validation of the current weights, computed where they live (a cluster's workers each
+    /// count a part, and only the counts travel); nil when this scheduler does not, and the loop
+    /// should copy the weights (`synchronize`) and validate them itself.
+    func validate(_ validator: Validator) throws -> Validation?
+}
+
+extension StepScheduler {
+    public func validate(_ validator: Validator) throws -> Validation? { nil }
 }
 
 /// A step as the loop sees it, whoever computed it.

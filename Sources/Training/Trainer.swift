@@ -181,18 +181,28 @@ public final class Trainer {
         progress.update(step, status: String(format: "loss %.4f", value.total))
         let evaluate = validator != nil
             && ((options.evalEvery > 0 && step % options.evalEvery == 0) || step % stepsPerEpoch == 0 || step == totalSteps)
-        if evaluate {
-            try scheduler.synchronize(into: model)
-            try evaluateAndKeepBest()
-        }
+        if evaluate { try evaluateAndKeepBest(on: scheduler) }
         if let path = checkpointPath, options.checkpointEvery > 0, step % options.checkpointEvery == 0 {
             try saveCheckpoint(try scheduler.state(optimizer: true), to: path)
         }
     }
 
-    func evaluateAndKeepBest() throws {
+    /// Validates the current weights (on the scheduler's workers when it can, else here) and keeps
+    /// them when they are the best so far. The weights are copied here only when they are needed:
+    /// to validate, to keep as the best, or to average.
+    func evaluateAndKeepBest(on scheduler: StepScheduler) throws {
         guard let validator else { return }
-        let result = validator(model)
+        var synchronized = false
+        func synchronize() throws {
+            if !synchronized { try scheduler.synchronize(into: model); synchronized = true }
+        }
+        let result: Validation
+        if let remote = try scheduler.validate(validator) {
+            result = remote
+        } else {
+            try synchronize()
+            result = validator(model)
+        }
         var record: [String: Any] = ["kind": "eval", "phase": phase, "step": step]
         for (key, value) in result.record { record[key] = value }
         metricsLog?.append(record)
@@ -202,9 +212,11 @@ public final class Trainer {
             bestAccuracy = result.accuracy
             bestStep = step
             bestAveraged = nil
+            try synchronize()
             try onBest(model, result)
         }
         if let average, average.covers(step: step) {
+            try synchronize()
             average.add(UnsafeBufferPointer(model.parameters.buffer))
             if step == totalSteps, average.count > 1 { try evaluateAverage(average, by: validator) }
         }

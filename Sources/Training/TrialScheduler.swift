@@ -67,7 +67,7 @@ public final class TrialRun {
     private let kept = Kept()
 
     /// The student of `teacher` (`spec.job.studentLayers`) distilled with the trial's recipe.
-    public init(spec: TrialSpec, teacher: SequenceClassifier, train: EncodedDataset, validator: @escaping Validator,
+    public init(spec: TrialSpec, teacher: SequenceClassifier, train: EncodedDataset, validator: Validator,
                 teacherLogits: LogitCache) throws {
         let layers = spec.job.studentLayers ?? SequenceClassifier.evenlySpacedLayers(2, of: teacher.config.layerCount)
         let loss = DistillationLoss(temperature: Float(spec.job.temperature), alpha: Float(spec.job.alpha))

@@ -112,7 +112,8 @@ func runCoordinated(pipeline: PipelineOptions, options: CoordinatorOptions, loca
     run.executor = coordinator
     var report = try run.run(resume: pipeline.resume, overwrite: pipeline.overwrite, stages: [.fineTune, .distill, .evaluate])
     report["cluster"] = ["workers_expected": options.workers, "workers_lost": coordinator.workersLost,
-                         "steps_redone": coordinator.stepsRedone, "endpoint": coordinator.endpoint]
+                         "steps_redone": coordinator.stepsRedone, "endpoint": coordinator.endpoint,
+                         "evaluations_on_workers": coordinator.evaluationsOnWorkers, "state_pulls": coordinator.statePulls]
     try writeJSON(report, to: (config.out as NSString).appendingPathComponent("report.json"))
     print(pipeline.json ? try jsonString(report) : summary(report, out: config.out))
 }

@@ -131,17 +131,17 @@ final class CoordinatorAdmissionTests: XCTestCase {
         try peer.setOption(.receiveTimeout(2000))
         try peer.connect(coordinator.endpoint)
 
-        // A hello from a build speaking protocol 4.
+        // A hello from a build speaking protocol 5.
         var frame = try WireMessage(.hello, ClusterMessages.Hello(worker: "stranger", host: "127.0.0.1", pid: 1, threads: 1)).encode()
-        frame[4] = 4
+        frame[4] = 5
         WireProtocol.seal(&frame)
         try peer.send(frame)
         XCTAssertNil(try coordinator.next(timeout: 0.5))
-        XCTAssertTrue(lines.text.contains("peer speaks protocol 4, this build speaks 3"), lines.text)
-        // The stranger is told why, in this build's version (a build of version 3 reports the mismatch itself).
+        XCTAssertTrue(lines.text.contains("peer speaks protocol 5, this build speaks 4"), lines.text)
+        // The stranger is told why, in this build's version (a build of version 5 reports the mismatch itself).
         let answer = try WireMessage.decode(try XCTUnwrap(try peer.receive()))
         XCTAssertEqual(answer.type, .refuse)
-        XCTAssertTrue(String(decoding: answer.payload, as: UTF8.self).contains("protocol 4"))
+        XCTAssertTrue(String(decoding: answer.payload, as: UTF8.self).contains("protocol 5"))
 
         // Garbage, then a truncated frame: dropped and logged, nobody admitted, the coordinator still serves.
         try peer.send(Array("GET / HTTP/1.1\r\n\r\n".utf8))

@@ -99,7 +99,7 @@ final class WireProtocolTests: XCTestCase {
         let frame = WireMessage(type: .metrics, rank: 0x0102_0304, sequence: 0x0102_0304_0506_0708,
                                 payload: [0xAA, 0xBB]).encode()
         let header: [UInt8] = [0x45, 0x44, 0x53, 0x54,  // "EDST"
-                               3, 0,  // version 3
+                               4, 0,  // version 4
                                9, 0,  // type: metrics
                                0, 0,  // flags
                                4, 3, 2, 1,  // rank
@@ -120,7 +120,7 @@ final class WireProtocolTests: XCTestCase {
             .ready: 13, .prepareRing: 14, .ring: 15, .step: 16, .reduced: 17, .commit: 18, .abort: 19,
             .stateRequest: 20, .checksum: 21, .shutdown: 22, .ringEndpoint: 23,
             .trialSetup: 24, .trialRun: 25, .trialReport: 26, .trialRelease: 27,
-            .passSetup: 28, .passShard: 29, .passReport: 30, .gradientChunkBF16: 31,
+            .passSetup: 28, .passShard: 29, .passReport: 30, .gradientChunkBF16: 31, .evaluate: 32, .evaluation: 33,
         ]
         XCTAssertEqual(pinned.count, MessageType.allCases.count)
         for type in MessageType.allCases { XCTAssertEqual(type.rawValue, pinned[type], "\(type)") }
@@ -155,18 +155,18 @@ final class WireProtocolTests: XCTestCase {
 
     func testVersionMismatchNamesBothVersions() {
         var frame = sample()
-        setField(&frame, at: 4, to: UInt16(4), reseal: true)
+        setField(&frame, at: 4, to: UInt16(5), reseal: true)
         let error = decodeError(frame)
-        XCTAssertEqual(error, .versionMismatch(peer: 4, local: 3))
-        XCTAssertTrue(error?.description.contains("peer speaks protocol 4, this build speaks 3") ?? false,
+        XCTAssertEqual(error, .versionMismatch(peer: 5, local: 4))
+        XCTAssertTrue(error?.description.contains("peer speaks protocol 5, this build speaks 4") ?? false,
                       error?.description ?? "")
         // The version is checked before the checksum: a newer peer may checksum differently.
         setField(&frame, at: 4, to: UInt16(1), reseal: false)
-        XCTAssertEqual(decodeError(frame), .versionMismatch(peer: 1, local: 3))
+        XCTAssertEqual(decodeError(frame), .versionMismatch(peer: 1, local: 4))
     }
 
     func testUnknownTypeOfAnIntactFrame() {
-        for raw: UInt16 in [0, 32, 999, .max] {
+        for raw: UInt16 in [0, 34, 999, .max] {
             var frame = sample()
             setField(&frame, at: 6, to: raw, reseal: true)
             XCTAssertEqual(decodeError(frame), .unknownType(raw))

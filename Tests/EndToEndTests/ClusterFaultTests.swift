@@ -29,7 +29,10 @@ final class ClusterFaultTests: CLITestCase {
         let coordinator = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "3", "--trace-steps"]
                                     + (try runOptions(out: out)) + Self.fastFailure, log: coordinatorLog)
         for w in 0..<3 {
-            let fault = w == 1 ? ["EDGEDISTILL_WORKER_FAULT": "student:27:kill"] : [:]
+            // Worker 1 dies mid-step; worker 2 on the third validation it is asked to count (the
+            // student's at step 20), so another worker counts its part.
+            let fault = w == 1 ? ["EDGEDISTILL_WORKER_FAULT": "student:27:kill"]
+                : w == 2 ? ["EDGEDISTILL_WORKER_FAULT": "eval:3:kill"] : [:]
             _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], environment: fault,
                           log: scratch.appendingPathComponent("worker\(w).log").path)
         }
@@ -38,6 +41,7 @@ final class ClusterFaultTests: CLITestCase {
         XCTAssertEqual(coordinator.isRunning ? -1 : coordinator.terminationStatus, 0, log)
         XCTAssertTrue(log.contains("lost: no heartbeat"), log)
         XCTAssertTrue(log.contains("step 27 aborted"), log)
+        XCTAssertTrue(log.contains("validation part") && log.contains("was on a lost worker; another will count it"), log)
         XCTAssertTrue(log.contains("of 2 worker(s)"), log)
         // Fine-tuning's epoch and both distillation epochs: every example exactly once.
         XCTAssertEqual(log.components(separatedBy: "was processed exactly once").count - 1, 3, log)
@@ -51,6 +55,10 @@ final class ClusterFaultTests: CLITestCase {
             if phase == "student" { XCTAssertEqual(steps.count, 40) }
         }
         XCTAssertEqual(records.filter { $0["kind"] as? String == "coverage" }.count, 3, "coverage of every epoch is recorded")
+        // Every validation counted every held-out example once, the one a worker died on included.
+        let evaluations = records.filter { $0["kind"] as? String == "eval" }
+        XCTAssertGreaterThan(evaluations.count, 4)
+        XCTAssertEqual(Set(evaluations.compactMap { $0["examples"] as? Int }).count, 1, "\(evaluations)")
         // The redone step is the update one worker would have made: the same model as the fault-free run.
         let difference = try studentWeightDifference(out, from: reference)
         print("killed worker: student weights \(difference) from the fault-free run's")

@@ -44,6 +44,17 @@ final class DistributedRunTests: CLITestCase {
                 .filter { $0["kind"] as? String == "average_eval" }
                 .map { [Double($0["averaged"] as? Int ?? -1), $0["accuracy"] as? Double ?? -1] }
         }
+        /// Every `eval` record: (phase, step, accuracy, examples), and the report's cluster figures.
+        func evaluations(_ folder: String) throws -> [String] {
+            try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .filter { $0["kind"] as? String == "eval" }
+                .map { "\($0["phase"] ?? "") \($0["step"] ?? "") \($0["accuracy"] ?? "") \($0["examples"] ?? "")" }
+        }
+        func cluster(_ folder: String) throws -> [String: Any] {
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/report.json")))
+            return (report as? [String: Any])?["cluster"] as? [String: Any] ?? [:]
+        }
         let (one, _) = try runWith(1)
         XCTAssertEqual(try averages(one).map { $0[0] }, [2])
         for workers in [2, 3] {
@@ -57,6 +68,11 @@ final class DistributedRunTests: CLITestCase {
                 XCTAssertGreaterThan(a.count, 1000)
             }
             XCTAssertEqual(try averages(many), try averages(one), "the weight average with \(workers) workers")
+            // Validation ran on the workers (each counting a part) and found what one process found.
+            XCTAssertTrue(result.stderr.contains("validation runs on the \(workers) worker(s)"), result.stderr)
+            XCTAssertEqual(try evaluations(many), try evaluations(one), "validations with \(workers) workers")
+            let figures = try cluster(many)
+            XCTAssertEqual(figures["evaluations_on_workers"] as? Int, try evaluations(one).count, "\(figures)")
         }
     }
 }
