@@ -324,7 +324,8 @@ public final class Worker {
 
     /// Fault injection for tests (`FaultInjection`, `EDGEDISTILL_WORKER_FAULT=PHASE:STEP:ACTION`):
     /// `kill` SIGKILLs this worker on receiving that step (as a crashed machine would vanish,
-    /// mid-step), `corrupt` changes one of its weights, which the checksum must catch, and `pause`
+    /// mid-step), `kill-reduce-scatter` and `kill-all-gather` part-way through that step's first
+    /// all-reduce, `corrupt` changes one of its weights, which the checksum must catch, and `pause`
     /// makes that step take 3 s longer.
     func injectFault(step number: Int) {
         switch FaultInjection.fromEnvironment("EDGEDISTILL_WORKER_FAULT", defaultAction: "kill")?.action(phase: phase, step: number) {
@@ -335,6 +336,12 @@ public final class Worker {
             Thread.sleep(forTimeInterval: 3)  // a slow step: heartbeats go on, the coordinator waits
         case "corrupt":
             step?.model.parameters.base[0] += 1
+        case "kill-reduce-scatter":
+            log("worker \(id): EDGEDISTILL_WORKER_FAULT: killing myself in the middle of step \(number)'s reduce-scatter")
+            ring?.killDuring = .reduceScatter
+        case "kill-all-gather":
+            log("worker \(id): EDGEDISTILL_WORKER_FAULT: killing myself in the middle of step \(number)'s all-gather")
+            ring?.killDuring = .allGather
         default:
             break
         }

@@ -82,6 +82,18 @@ public final class RingCommunicator: Communicator {
     /// Frames from earlier, aborted calls that arrived late and were discarded.
     public private(set) var staleFramesDropped = 0
 
+    /// Where a test's fault strikes (`EDGEDISTILL_WORKER_FAULT=PHASE:STEP:kill-reduce-scatter`, or
+    /// `kill-all-gather`): the next all-reduce SIGKILLs this process part-way, as a crashed machine
+    /// would vanish with its neighbours waiting.
+    public enum Fault: Sendable {
+        /// After its first piece has left, before its reduce-scatter has received everything.
+        case reduceScatter
+        /// Once its reduce-scatter is done, before its first all-gather piece leaves.
+        case allGather
+    }
+    /// The fault to strike in the next all-reduce; nil: none (always, outside tests).
+    public var killDuring: Fault?
+
     private let left: Int
     private let right: Int
     /// Receives from the left neighbour; nil in a world of one.
@@ -282,6 +294,7 @@ public final class RingCommunicator: Communicator {
             // Send whatever is ready, up to the window (everything once all has been received).
             while sendStep < steps, sent - received < Self.piecesInFlight || receiveStep >= steps,
                   sendStep == 0 || arrived(sendStep - 1, sendPiece) {
+                if allGather, killDuring == .allGather, sendStep == n - 1 { kill(getpid(), SIGKILL) }
                 let chunk = sendChunk(sendStep)
                 let range = RingPartition.piece(sendPiece, of: chunkRange(chunk), maxCount: maxFloats)
                 let header = RingChunkHeader(step: UInt32(sendStep), chunk: UInt32(chunk),
@@ -301,6 +314,7 @@ public final class RingCommunicator: Communicator {
                 if sendPiece == pieces(chunk) { sendStep += 1; sendPiece = 0 }
             }
             guard receiveStep < steps else { continue }
+            if allGather, killDuring == .reduceScatter, sent > 0, receiveStep < n - 1 { kill(getpid(), SIGKILL) }
             let chunk = receiveChunk(receiveStep)
             let range = RingPartition.piece(receivePiece, of: chunkRange(chunk), maxCount: maxFloats)
             let expected = RingChunkHeader(step: UInt32(receiveStep), chunk: UInt32(chunk),

@@ -5,8 +5,10 @@ import Foundation
 /// - `EDGEDISTILL_CRASH_AFTER` (the training loop): after that many steps, `stop` (default: the run
 ///   throws, as an interruption would, with nothing cleaned up) or `kill` (SIGKILL, as a crashed
 ///   coordinator would vanish, leaving its workers behind);
-/// - `EDGEDISTILL_WORKER_FAULT` (a worker): on receiving that step, `kill`, `pause` (3 s slower)
-///   or `corrupt` (one weight changed, which the checksums must catch).
+/// - `EDGEDISTILL_WORKER_FAULT` (a worker): on receiving that step, `kill`, `kill-reduce-scatter` or
+///   `kill-all-gather` (SIGKILL part-way through the step's all-reduce), `pause` (3 s slower) or
+///   `corrupt` (one weight changed, which the checksums must catch); phase `eval`: SIGKILL on the
+///   STEP-th validation it is asked to count; phase `pass`: on that teacher-pass shard.
 public struct FaultInjection: Equatable, Sendable {
     public let phase: String
     public let step: Int
