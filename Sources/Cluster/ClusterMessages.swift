@@ -103,6 +103,8 @@ enum ClusterMessages {
         /// Seconds of forward/backward and of the all-reduce on this worker.
         var computeSeconds: Double?
         var communicationSeconds: Double?
+        /// This worker's peak resident set so far, in bytes (VmHWM).
+        var peakResidentBytes: Int?
     }
 
     /// coordinator -> worker (`commit`, `abort`).

@@ -100,6 +100,8 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
     /// coordinator copied the whole state from a worker (to keep the best weights, average them,
     /// checkpoint, or set up a late joiner).
     public internal(set) var evaluationsOnWorkers = 0, statePulls = 0
+    /// The largest peak resident set any worker reported with its steps (bytes, VmHWM).
+    public private(set) var workerPeakResidentBytes = 0
     var evaluationRounds = 0
     /// Per committed step, summed: the slowest worker's forward/backward seconds, the fastest
     /// worker's all-reduce seconds (the others' include waiting for the slowest), and the coordinator's wall time from sending the step to the last report.
@@ -463,6 +465,7 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             timing.compute += results.values.map { $0.report.computeSeconds ?? 0 }.max() ?? 0
             timing.communication += results.values.map { $0.report.communicationSeconds ?? 0 }.min() ?? 0
             timing.wall += Date().timeIntervalSince(sent)
+            workerPeakResidentBytes = max(workerPeakResidentBytes, results.values.map { $0.report.peakResidentBytes ?? 0 }.max() ?? 0)
             return results
         }
         log("coordinator: step \(step) aborted (\(failure)); re-forming the ring and redoing it")

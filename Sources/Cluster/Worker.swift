@@ -1,4 +1,5 @@
 import Collective
+import Files
 import Foundation
 import Kernels
 import Model
@@ -362,6 +363,7 @@ public final class Worker {
             report.share = result.share
             report.computeSeconds = result.computeSeconds
             report.communicationSeconds = result.communicationSeconds
+            report.peakResidentBytes = ProcessMemory.peakResidentBytes()
             if let computed = result.teacherLogits { sections.append(("teacher.logits", SectionCoding.bytes(of: computed))) }
             pendingStep = command.step
         } catch {

@@ -60,13 +60,4 @@ public enum LatencyBenchmark {
         let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
         return sorted[max(0, min(sorted.count - 1, rank - 1))]
     }
-
-    /// Peak resident set size of this process in bytes (VmHWM of /proc/self/status; 0 without /proc).
-    public static func peakResidentBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
-        }
-        return 0
-    }
 }

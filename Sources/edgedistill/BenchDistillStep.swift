@@ -1,4 +1,5 @@
 import ArgumentParser
+import Files
 import Foundation
 import Kernels
 import Model
@@ -69,7 +70,7 @@ struct BenchDistillStep: ParsableCommand {
                 "tokens_per_s": Double(tokens) / timed, "step_ms": timed / Double(steps) * 1000,
                 "teacher_forward_share": max(0, 1 - cachedTimed / timed),
                 "cached_examples_per_s": Double(steps * batchSize) / cachedTimed,
-                "peak_rss_mb": peakRSSMegabytes(), "final_loss": Double(last),
+                "peak_rss_mb": ProcessMemory.peakResidentMegabytes, "final_loss": Double(last),
             ], json: json)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Evaluation
+import Files
 import Foundation
 import Kernels
 import Model
@@ -56,7 +57,7 @@ struct BenchLatency: ParsableCommand {
                 result["throughput_batch_size"] = throughputBatchSize
                 result["throughput_examples_per_s"] = LatencyBenchmark.throughput(classifier, sequences: encoded, batchSize: throughputBatchSize)
             }
-            result["peak_rss_bytes"] = LatencyBenchmark.peakResidentBytes()
+            result["peak_rss_bytes"] = ProcessMemory.peakResidentBytes()
             try printResult(result, json: json)
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Collective
+import Files
 import Foundation
 import Kernels
 import Model
@@ -90,7 +91,8 @@ struct BenchScaling: ParsableCommand {
             var results: [[String: Any]] = []
             if bind == nil {
                 let alone = try trainer().run()
-                results.append(["workers": 0, "mode": "in-process", "threads": threadsPerWorker, "examples_per_s": alone.examplesPerSecond])
+                results.append(["workers": 0, "mode": "in-process", "threads": threadsPerWorker, "examples_per_s": alone.examplesPerSecond,
+                                "peak_rss_mb": ProcessMemory.peakResidentMegabytes])
             }
             for count in counts {
                 let endpoint = try bind ?? LoopbackPort.freeEndpoint()
@@ -108,7 +110,8 @@ struct BenchScaling: ParsableCommand {
                                 "examples_per_s": summary.examplesPerSecond,
                                 "step_ms": 1000 * coordinator.timing.wall / Double(max(coordinator.timing.steps, 1)),
                                 "compute_ms": 1000 * coordinator.timing.compute / Double(max(coordinator.timing.steps, 1)),
-                                "allreduce_ms": 1000 * coordinator.timing.communication / Double(max(coordinator.timing.steps, 1))])
+                                "allreduce_ms": 1000 * coordinator.timing.communication / Double(max(coordinator.timing.steps, 1)),
+                                "worker_peak_rss_mb": Double(coordinator.workerPeakResidentBytes) / 1_048_576])
                 if let alone = results.first?["examples_per_s"] as? Double, bind == nil {
                     results[results.count - 1]["speedup_vs_in_process"] = summary.examplesPerSecond / alone
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Files
 import Foundation
 import Kernels
 import Model
@@ -66,7 +67,7 @@ struct BenchTrainStep: ParsableCommand {
                 "threads": threads, "examples_per_s": Double(steps * batchSize) / timed,
                 "tokens_per_s": Double(tokens) / timed, "step_ms": timed / Double(steps) * 1000,
                 "gflops": achieved, "peak_gflops": peak, "peak_fraction": achieved / peak,
-                "mean_tokens_per_batch": meanTokens, "peak_rss_mb": peakRSSMegabytes(),
+                "mean_tokens_per_batch": meanTokens, "peak_rss_mb": ProcessMemory.peakResidentMegabytes,
                 "lazy_embeddings": !denseAdam, "final_loss": Double(lastLoss),
             ]
             try printResult(result, json: json)

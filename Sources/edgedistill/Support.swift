@@ -1,4 +1,5 @@
 import ArgumentParser
+import Files
 import Foundation
 import Kernels
 import Model
@@ -30,12 +31,3 @@ func jsonString(_ object: Any) throws -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-/// Peak resident set size of this process in MB (VmHWM), or 0 where /proc is missing.
-func peakRSSMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-        return kb / 1024
-    }
-    return 0
-}

@@ -94,6 +94,9 @@ final class CommandCoverageTests: CLITestCase {
         }
         XCTAssertEqual(results[1]["speedup_vs_one_worker"] as? Double ?? 0, 1, accuracy: 1e-12)
         XCTAssertGreaterThan(results[1]["step_ms"] as? Double ?? 0, 0, "\(results[1])")
+        // Peak memory: this process's, and the worker process's (reported with its steps).
+        XCTAssertGreaterThan(results[0]["peak_rss_mb"] as? Double ?? 0, 1, "\(results[0])")
+        XCTAssertGreaterThan(results[1]["worker_peak_rss_mb"] as? Double ?? 0, 1, "\(results[1])")
 
         // The other phases, 2 workers with bf16 gradients; the scaling model reads such results.
         for phase in ["cached", "finetune"] {
