@@ -112,6 +112,14 @@ class CLITestCase: XCTestCase {
                 "--epochs", String(epochs), "--student-layers", "1", "--seed", String(seed), "--threads", "1"]
     }
 
+    /// The parameters of a phase ("teacher", "student") at its last checkpoint in a run folder.
+    func finalParameters(_ out: String, _ phase: String) throws -> [Float] {
+        let file = try SafetensorsFile(path: out + "/checkpoints/\(phase).ckpt")
+        var values = [Float](repeating: 0, count: file.info("parameters")?.elementCount ?? 0)
+        try values.withUnsafeMutableBufferPointer { try file.floats("parameters", into: $0) }
+        return values
+    }
+
     /// The student's accuracy on the first evaluation file of a run folder's report.json (-1 when absent).
     func studentAccuracy(_ out: String) -> Double {
         let report = (try? Data(contentsOf: URL(fileURLWithPath: out + "/report.json")))

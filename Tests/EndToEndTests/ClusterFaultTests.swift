@@ -66,14 +66,6 @@ final class ClusterFaultTests: CLITestCase {
         XCTAssertEqual(studentAccuracy(out), studentAccuracy(reference), accuracy: 0.01)
     }
 
-    /// The final student weights of a run folder (its last checkpoint).
-    func lastStudentWeights(_ out: String) throws -> [Float] {
-        let file = try SafetensorsFile(path: out + "/checkpoints/student.ckpt")
-        var values = [Float](repeating: 0, count: file.info("parameters")?.elementCount ?? 0)
-        try values.withUnsafeMutableBufferPointer { try file.floats("parameters", into: $0) }
-        return values
-    }
-
     func testWorkersKilledMidReduceScatterAndMidAllGatherWithBF16Gradients() throws {
         // The reference: the same bf16 run on 3 workers with no fault.
         func coordinated(_ name: String, faults: [Int: String]) throws -> (out: String, log: String) {
@@ -107,7 +99,7 @@ final class ClusterFaultTests: CLITestCase {
         XCTAssertEqual(steps, Array(1...40), "each student step once, in order")
         // bf16 sums depend on how many workers add them, so the redone steps on 2 and then 1 worker
         // round differently from 3: the named tolerance of bf16 gradients over 40 steps.
-        let a = try lastStudentWeights(faulty.out), b = try lastStudentWeights(reference.out)
+        let a = try finalParameters(faulty.out, "student"), b = try finalParameters(reference.out, "student")
         XCTAssertEqual(a.count, b.count)
         var diff = 0.0, norm = 0.0
         for (x, y) in zip(a, b) { diff += Double(x - y) * Double(x - y); norm += Double(y) * Double(y) }

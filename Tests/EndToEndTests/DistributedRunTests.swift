@@ -5,13 +5,6 @@ import Model
 /// `edgedistill run --workers N`: a coordinator in the test's child process and N real worker
 /// processes, over real ZeroMQ sockets on loopback.
 final class DistributedRunTests: CLITestCase {
-    func finalParameters(_ out: String, _ phase: String) throws -> [Float] {
-        let file = try SafetensorsFile(path: out + "/checkpoints/\(phase).ckpt")
-        var values = [Float](repeating: 0, count: file.info("parameters")?.elementCount ?? 0)
-        try values.withUnsafeMutableBufferPointer { try file.floats("parameters", into: $0) }
-        return values
-    }
-
     /// ||a - b|| / ||a||.
     func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
         precondition(a.count == b.count)
