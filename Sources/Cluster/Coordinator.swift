@@ -103,6 +103,9 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
     /// The largest peak resident set any worker reported with its steps (bytes, VmHWM).
     public private(set) var workerPeakResidentBytes = 0
     var evaluationRounds = 0
+    /// With a sharded optimizer: the workers whose shares of the moments make up the state (those of
+    /// the ring since its last committed step); empty while every worker still holds the whole state.
+    var shareHolders: [Member] = []
     /// Per committed step, summed: the slowest worker's forward/backward seconds, the fastest
     /// worker's all-reduce seconds (the others' include waiting for the slowest), and the coordinator's wall time from sending the step to the last report.
     public private(set) var timing = (steps: 0, compute: 0.0, communication: 0.0, wall: 0.0)
@@ -303,6 +306,7 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
         try waitForWorkers(phasesRun == 0 ? options.workers : 1)
         phasesRun += 1
         try configure(Array(members.values), state: state)
+        shareHolders = []
         try formRing()
     }
 
@@ -314,11 +318,16 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             if options.failOnWorkerLoss, workersLost > 0 {
                 throw ClusterError("a worker was lost and fail-on-worker-loss is set")
             }
+            if shardedOptimizer, let lost = shareHolders.first(where: { members[$0.id] !== $0 }) {
+                throw lostShard(lost)
+            }
             let joiners = members.values.filter { !$0.configured }
             if !joiners.isEmpty || !ringIntact || ring.isEmpty {
                 if !joiners.isEmpty {
                     let state = try pullState(optimizer: true)
-                    try configure(joiners, state: state)
+                    // A sharded optimizer's shares change with the ring: everyone starts from the whole state.
+                    try configure(shardedOptimizer ? Array(members.values) : joiners, state: state)
+                    shareHolders = []
                 }
                 try formRing()
             }
@@ -327,6 +336,7 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
                 continue
             }
             let checksum = options.checksumEvery > 0 && (number + 1) % options.checksumEvery == 0
+            if shardedOptimizer { shareHolders = ring }
             for member in ring {
                 try send(.commit, ClusterMessages.Decision(session: session, generation: generation, step: number,
                                                            reportChecksum: checksum), to: member, sequence: number)
@@ -497,6 +507,7 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
     /// The training state of one live ring worker.
     func pullState(optimizer: Bool) throws -> TrainerState {
         statePulls += 1
+        if optimizer, shardedOptimizer, ring.count > 1 { return try pullShardedState() }
         while true {
             guard let source = (ring + members.values.sorted { $0.order < $1.order }).first(where: { members[$0.id] === $0 && $0.configured }) else {
                 throw ClusterError("no worker left to fetch the training state from")
@@ -538,6 +549,59 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
         }
         if members[source.id] === source { drop(source, reason: "it did not send its state") }
         return nil
+    }
+}
+
+// MARK: - The sharded optimizer
+
+extension Coordinator {
+    /// Whether the phase shards Adam's moments over the ring (`TrainingOptions.shardOptimizer`).
+    var shardedOptimizer: Bool { job?.options.shardOptimizer == true }
+
+    /// The whole state of a sharded optimizer: the weights (the same on every worker) and each
+    /// worker's share of the moments, merged. A worker that has not updated since it was set up still
+    /// holds every moment, and its state is whole as it is.
+    func pullShardedState() throws -> TrainerState {
+        var merged: TrainerState?
+        var shares: [[Range<Int>]] = []
+        if let lost = shareHolders.first(where: { members[$0.id] !== $0 }) { throw lostShard(lost) }
+        for member in ring {
+            guard members[member.id] === member, let state = try pullState(optimizer: true, from: member) else { throw lostShard(member) }
+            guard let shards = state.optimizerShards else { return state }
+            shares.append(shards)
+            guard var whole = merged else {
+                merged = state
+                merged?.optimizerShards = nil
+                continue
+            }
+            guard let m = state.adamM, let v = state.adamV, var newM = whole.adamM, var newV = whole.adamV,
+                  m.count == newM.count, v.count == newV.count, state.parameters.count == whole.parameters.count,
+                  shards.allSatisfy({ $0.upperBound <= m.count }) else {
+                throw ClusterError("worker \(member.id) sent a sharded optimizer state of another size")
+            }
+            for range in shards {
+                newM.replaceSubrange(range, with: m[range])
+                newV.replaceSubrange(range, with: v[range])
+            }
+            whole.adamM = newM
+            whole.adamV = newV
+            merged = whole
+        }
+        // Each sharded table is cut into one share per worker: together, side by side, they are the table.
+        let tables = shares.first?.count ?? 0
+        let whole = shares.allSatisfy { $0.count == tables } && (0..<tables).allSatisfy { t in
+            let pieces = shares.map { $0[t] }.sorted { $0.lowerBound < $1.lowerBound }
+            return zip(pieces, pieces.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }
+        }
+        guard let merged, whole else { throw ClusterError("the workers' shares of the optimizer state do not fit together") }
+        return merged
+    }
+
+    /// The error for a worker lost with its share of a sharded optimizer's moments.
+    func lostShard(_ member: Member) -> ClusterError {
+        let every = job?.options.checkpointEvery ?? 0
+        return ClusterError("worker \(member.id) (\(member.host)) was lost, and with --shard-optimizer it held 1/\(max(shareHolders.count, ring.count, 1)) of Adam's moments: the step cannot be redone without them. Start the workers again and rerun the coordinator with --resume to go on from the last checkpoint"
+                            + (every > 0 ? " (one every \(every) steps)" : " (this run writes none: set checkpoint_every)"))
     }
 }
 

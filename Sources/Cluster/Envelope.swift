@@ -71,7 +71,7 @@ struct Envelope<Header: Codable> {
     func hasSection(_ name: String) -> Bool { sections.contains { $0.name == name } }
 }
 
-/// Binary arrays in sections: little-endian 4-byte values.
+/// Binary arrays in sections: little-endian 4-byte values (8-byte for `Int64`).
 enum SectionCoding {
     static func bytes(of values: [Int32]) -> [UInt8] {
         values.withUnsafeBytes { Array($0) }
@@ -80,6 +80,15 @@ enum SectionCoding {
     static func int32s(_ bytes: [UInt8], name: String) throws -> [Int32] {
         guard bytes.count % 4 == 0 else { throw WireError.malformedPayload("section '\(name)' is not whole 4-byte integers") }
         return bytes.withUnsafeBytes { raw in (0..<(bytes.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self) } }
+    }
+
+    static func bytes(of values: [Int64]) -> [UInt8] {
+        values.map { $0.littleEndian }.withUnsafeBytes { Array($0) }
+    }
+
+    static func int64s(_ bytes: [UInt8], name: String) throws -> [Int64] {
+        guard bytes.count % 8 == 0 else { throw WireError.malformedPayload("section '\(name)' is not whole 8-byte integers") }
+        return bytes.withUnsafeBytes { raw in (0..<(bytes.count / 8)).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
     }
 
     static func bytes(of values: [Float]) -> [UInt8] { WirePayload.bytes(of: values) }

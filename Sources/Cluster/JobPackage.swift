@@ -36,6 +36,9 @@ enum JobPackage {
             sections.append(("state.v", SectionCoding.bytes(of: v)))
         }
         if let touched = state.touchedAt { sections.append(("state.touched_at", SectionCoding.bytes(of: touched))) }
+        if let shards = state.optimizerShards {
+            sections.append(("state.shards", SectionCoding.bytes(of: shards.flatMap { [Int64($0.lowerBound), Int64($0.upperBound)] })))
+        }
         return sections
     }
 
@@ -52,6 +55,14 @@ enum JobPackage {
                 throw WireError.malformedPayload("state.touched_at holds steps outside 0...\(optimizerStep)")
             }
             state.touchedAt = touched
+        }
+        if envelope.hasSection("state.shards") {
+            let bounds = try SectionCoding.int64s(try envelope.section("state.shards"), name: "state.shards")
+            guard bounds.count % 2 == 0, stride(from: 0, to: bounds.count, by: 2).allSatisfy({
+                bounds[$0] >= 0 && bounds[$0] <= bounds[$0 + 1] && Int(bounds[$0 + 1]) <= parameters.count }) else {
+                throw WireError.malformedPayload("state.shards holds ranges outside the \(parameters.count) parameters")
+            }
+            state.optimizerShards = stride(from: 0, to: bounds.count, by: 2).map { Int(bounds[$0])..<Int(bounds[$0 + 1]) }
         }
         return state
     }

@@ -234,8 +234,16 @@ public final class Worker {
         case .commit:
             let decision = try message.envelope(ClusterMessages.Decision.self).header
             guard decision.session == session, let step, pendingStep == decision.step else { return true }
-            step.apply(step: decision.step)
             pendingStep = nil
+            do {
+                try step.apply(step: decision.step)
+            } catch {
+                // Only a sharded optimizer's all-gather can fail here: this worker's weights are now
+                // incomplete, so it holds no phase until the coordinator sets one up again.
+                log("worker \(id): the update of step \(decision.step) failed, dropping this phase's weights: \(error)")
+                self.step = nil
+                return true
+            }
             if decision.reportChecksum {
                 try send(try WireMessage(.checksum, ClusterMessages.Checksum(session: decision.session, step: decision.step,
                                                                              checksum: step.parameterChecksum)))

@@ -21,6 +21,14 @@ public protocol Communicator: AnyObject {
     /// sum rounded to bf16 (half the bytes) and sums are formed in fp32; the result, rounded to bf16
     /// once by the rank that finished it, is bit-identical on every rank.
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws
+    /// The first half of `allReduceSum`: afterwards this rank's chunk of `buffer`
+    /// (`RingPartition.owned(rank:worldSize:count:)`) holds the sum over all ranks, as
+    /// `allReduceSum` would leave it before rounding (bf16: fp32 sums of bf16 pieces); the other
+    /// chunks hold partial sums. Half the bytes of an all-reduce.
+    func reduceScatterSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws
+    /// The second half of `allReduceSum`: every rank's own chunk of `buffer` is copied to all the
+    /// others, exactly (fp32). Half the bytes of an all-reduce.
+    func allGather(_ buffer: UnsafeMutableBufferPointer<Float>) throws
     /// Copies rank `root`'s bytes into `buffer` on every other rank.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Returns only once every rank has called it.
@@ -43,6 +51,10 @@ public final class LocalCommunicator: Communicator {
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
 
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws {}
+
+    public func reduceScatterSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws {}
+
+    public func allGather(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
 
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         // A root that does not exist is a caller bug on one node as on many; say so here too.

@@ -42,7 +42,7 @@ struct RingChunkHeader: Equatable {
 
 /// How a buffer is cut: into `parts` near-equal chunks (one per rank), and each chunk into
 /// pieces of at most `maxCount` elements (one per message).
-enum RingPartition {
+public enum RingPartition {
     /// Chunk `index` of `count` elements cut into `parts`: the first `count % parts` chunks
     /// hold one element more, so sizes differ by at most one and chunks are empty only when
     /// `count < parts`. Computed without multiplying `count`, so no size can overflow.
@@ -50,6 +50,12 @@ enum RingPartition {
         let base = count / parts, extra = count % parts
         let start = index * base + min(index, extra)
         return start..<(start + base + (index < extra ? 1 : 0))
+    }
+
+    /// The chunk rank `rank` of `worldSize` holds summed after a reduce-scatter of `count` elements,
+    /// and sends to every other rank in an all-gather: chunk (rank + 1) mod N.
+    public static func owned(rank: Int, worldSize: Int, count: Int) -> Range<Int> {
+        chunk((rank + 1) % worldSize, of: count, parts: worldSize)
     }
 
     /// Messages needed for `range`: at least one, so an empty chunk still sends an (empty)

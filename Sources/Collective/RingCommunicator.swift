@@ -194,20 +194,34 @@ public final class RingCommunicator: Communicator {
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
         callCount += 1
         guard worldSize > 1 else { return }
-        try ringPass(.gradientChunk, buffer, allGather: true, operation: "allReduceSum call \(callCount)")
+        try ringPass(.gradientChunk, buffer, steps: 0..<(2 * worldSize - 2), operation: "allReduceSum call \(callCount)")
     }
 
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws {
         callCount += 1
         guard worldSize > 1 else { return }
-        try ringPass(precision == .bf16 ? .gradientChunkBF16 : .gradientChunk, buffer, allGather: true,
+        try ringPass(precision == .bf16 ? .gradientChunkBF16 : .gradientChunk, buffer, steps: 0..<(2 * worldSize - 2),
                      operation: "allReduceSum (\(precision.rawValue)) call \(callCount)", precision: precision)
+    }
+
+    public func reduceScatterSum(_ buffer: UnsafeMutableBufferPointer<Float>, precision: WirePrecision) throws {
+        callCount += 1
+        guard worldSize > 1 else { return }
+        try ringPass(precision == .bf16 ? .gradientChunkBF16 : .gradientChunk, buffer, steps: 0..<(worldSize - 1),
+                     operation: "reduceScatterSum (\(precision.rawValue)) call \(callCount)", precision: precision)
+    }
+
+    public func allGather(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        callCount += 1
+        guard worldSize > 1 else { return }
+        try ringPass(.gradientChunk, buffer, steps: (worldSize - 1)..<(2 * worldSize - 2),
+                     operation: "allGather call \(callCount)")
     }
 
     public func allReduceMean(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
         callCount += 1
         guard worldSize > 1 else { return }
-        try ringPass(.gradientChunk, buffer, allGather: true, operation: "allReduceMean call \(callCount)")
+        try ringPass(.gradientChunk, buffer, steps: 0..<(2 * worldSize - 2), operation: "allReduceMean call \(callCount)")
         // Division rather than multiplication by 1/N: it is correctly rounded, so a mean that
         // is representable comes out exact, and its cost is nothing next to the network.
         let count = Float(worldSize)
@@ -257,24 +271,28 @@ public final class RingCommunicator: Communicator {
         // message a rank receives at step s was sent after its sender received step s-1, so
         // the last one depends on every other rank having entered the barrier.
         let empty = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
-        try ringPass(.barrier, empty, allGather: false, operation: "barrier call \(callCount)")
+        try ringPass(.barrier, empty, steps: 0..<(worldSize - 1), operation: "barrier call \(callCount)")
     }
 
     // MARK: - The ring
 
-    /// Reduce-scatter, then (if `allGather`) all-gather, of `buffer` around the ring, as one
-    /// pipeline of pieces.
+    /// Reduce-scatter, then all-gather, of `buffer` around the ring (or one of the two halves), as
+    /// one pipeline of pieces.
     ///
     /// Step g (0..<N-1 reduce-scatter, N-1..<2N-2 all-gather) sends chunk `sendChunk(g)` and
     /// receives chunk `receiveChunk(g)`; the chunk a rank sends at step g is the one it received at
     /// step g-1, so piece k of step g may leave as soon as piece k of step g-1 has arrived, without
     /// waiting for the rest of that step. Sends run up to `piecesInFlight` ahead of receives, which
     /// keeps the link busy while a piece is checked and added, and keeps memory bounded.
-    private func ringPass(_ type: MessageType, _ buffer: UnsafeMutableBufferPointer<Float>, allGather: Bool,
+    ///
+    /// `stages` names the steps taken: 0..<2N-2 (all-reduce), 0..<N-1 (reduce-scatter only) or
+    /// N-1..<2N-2 (all-gather only, each rank starting from its own chunk).
+    private func ringPass(_ type: MessageType, _ buffer: UnsafeMutableBufferPointer<Float>, steps stages: Range<Int>,
                           operation: String, precision: WirePrecision = .fp32) throws {
         let width = precision.bytesPerValue
         let n = worldSize
-        let steps = allGather ? 2 * (n - 1) : n - 1
+        let first = stages.lowerBound, steps = stages.upperBound
+        let reduces = first < n - 1, gathers = steps > n - 1
         func sendChunk(_ step: Int) -> Int {
             step < n - 1 ? (rank - step + n) % n : (rank + 1 - (step - (n - 1)) + 2 * n) % n
         }
@@ -284,7 +302,7 @@ public final class RingCommunicator: Communicator {
         func chunkRange(_ chunk: Int) -> Range<Int> { RingPartition.chunk(chunk, of: buffer.count, parts: n) }
         func pieces(_ chunk: Int) -> Int { RingPartition.pieceCount(of: chunkRange(chunk), maxCount: maxFloats) }
 
-        var sendStep = 0, sendPiece = 0, receiveStep = 0, receivePiece = 0
+        var sendStep = first, sendPiece = 0, receiveStep = first, receivePiece = 0
         var sent = 0, received = 0
         /// Whether piece `piece` of step `step` has arrived.
         func arrived(_ step: Int, _ piece: Int) -> Bool {
@@ -293,13 +311,13 @@ public final class RingCommunicator: Communicator {
         while sendStep < steps || receiveStep < steps {
             // Send whatever is ready, up to the window (everything once all has been received).
             while sendStep < steps, sent - received < Self.piecesInFlight || receiveStep >= steps,
-                  sendStep == 0 || arrived(sendStep - 1, sendPiece) {
-                if allGather, killDuring == .allGather, sendStep == n - 1 { kill(getpid(), SIGKILL) }
+                  sendStep == first || arrived(sendStep - 1, sendPiece) {
+                if gathers, type != .barrier, killDuring == .allGather, sendStep == n - 1 { kill(getpid(), SIGKILL) }
                 let chunk = sendChunk(sendStep)
                 let range = RingPartition.piece(sendPiece, of: chunkRange(chunk), maxCount: maxFloats)
                 let header = RingChunkHeader(step: UInt32(sendStep), chunk: UInt32(chunk),
                                              offset: UInt64(range.lowerBound), total: UInt64(buffer.count))
-                if precision == .bf16, sendStep == n - 1 {
+                if precision == .bf16, reduces, sendStep == n - 1 {
                     // This rank finished this piece of its chunk: it keeps the bf16 value it sends, so
                     // every rank ends with the same bits.
                     for i in range { buffer[i] = WirePrecision.roundedToBF16(buffer[i]) }
@@ -314,7 +332,7 @@ public final class RingCommunicator: Communicator {
                 if sendPiece == pieces(chunk) { sendStep += 1; sendPiece = 0 }
             }
             guard receiveStep < steps else { continue }
-            if allGather, killDuring == .reduceScatter, sent > 0, receiveStep < n - 1 { kill(getpid(), SIGKILL) }
+            if reduces, type != .barrier, killDuring == .reduceScatter, sent > 0, receiveStep < n - 1 { kill(getpid(), SIGKILL) }
             let chunk = receiveChunk(receiveStep)
             let range = RingPartition.piece(receivePiece, of: chunkRange(chunk), maxCount: maxFloats)
             let expected = RingChunkHeader(step: UInt32(receiveStep), chunk: UInt32(chunk),

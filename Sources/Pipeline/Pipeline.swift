@@ -87,6 +87,7 @@ public final class Pipeline {
             o.weightDecay = Float(config.finetune.weightDecay)
             o.traceSteps = config.traceSteps
             o.setGradientPrecision(config.gradientPrecision)
+            o.shardOptimizer = config.shardOptimizer
             o.evalEvery = config.finetune.evalEvery
             o.checkpointEvery = config.checkpointEvery
             o.seed = config.seed

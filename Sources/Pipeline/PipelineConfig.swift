@@ -90,6 +90,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var keepTeacherLogits = false
     /// How gradients travel between workers (both training stages): fp32 or bf16 (error feedback).
     public var gradientPrecision = "fp32"
+    /// With workers, shard Adam's moments and update over them (ZeRO stage 1; both training stages).
+    public var shardOptimizer = false
     public var finetune = FineTune()
     public var distill = Distill()
 
@@ -161,7 +163,7 @@ extension PipelineConfig {
         case lengthBucketed = "length_bucketed", maxTrainExamples = "max_train_examples"
         case checkpointEvery = "checkpoint_every", finetune, distill
         case latencySentences = "latency_sentences", traceSteps = "trace_steps", keepTeacherLogits = "keep_teacher_logits"
-        case gradientPrecision = "gradient_precision"
+        case gradientPrecision = "gradient_precision", shardOptimizer = "shard_optimizer"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -189,6 +191,7 @@ extension PipelineConfig {
         traceSteps = try c.decodeIfPresent(Bool.self, forKey: .traceSteps) ?? traceSteps
         keepTeacherLogits = try c.decodeIfPresent(Bool.self, forKey: .keepTeacherLogits) ?? keepTeacherLogits
         gradientPrecision = try c.decodeIfPresent(String.self, forKey: .gradientPrecision) ?? gradientPrecision
+        shardOptimizer = try c.decodeIfPresent(Bool.self, forKey: .shardOptimizer) ?? shardOptimizer
     }
 
     /// Checks every value against its stated range; each problem names the key.
@@ -290,6 +293,7 @@ extension PipelineConfig {
         o.traceSteps = traceSteps
         o.teacherPrecision = FrozenWeights.Precision(rawValue: distill.teacherPrecision) ?? .fp32
         o.setGradientPrecision(gradientPrecision)
+        o.shardOptimizer = shardOptimizer
         return o
     }
 }

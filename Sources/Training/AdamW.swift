@@ -84,16 +84,21 @@ public final class AdamW {
     /// Per word-embedding row (lazy mode), the step of its last gradient (0: none yet).
     public var touchedAt: [Int32] { Array(touched) }
 
-    /// Applies one update from the model's accumulated gradients.
-    public func update(_ model: SequenceClassifier) {
+    /// Applies one update from the model's accumulated gradients. With `only`, the parameters outside
+    /// the word embeddings are updated on those ranges alone (a sharded optimizer's own share; the
+    /// rest of the moments are never touched); the word embeddings always in full.
+    public func update(_ model: SequenceClassifier, only owned: [Range<Int>]? = nil) {
         step += 1
         let correction1 = 1 - Foundation.pow(exactBeta1, Double(step))
         let correction2 = 1 - Foundation.pow(exactBeta2, Double(step))
         stepSizes.append(Float(Double(learningRate) / correction1))
         rootCorrections.append(Float(correction2.squareRoot()))
         decays.append(1 - learningRate * weightDecay)
+        let wordRange = words.offset..<(words.offset + words.rows * words.width)
+        let dense = owned ?? [0..<words.offset, wordRange.upperBound..<model.layout.count]
         guard lazyEmbeddings else {
-            adamStep(model, range: 0..<model.layout.count)
+            adamStep(model, range: wordRange)
+            for range in dense where !range.isEmpty { adamStep(model, range: range) }
             return
         }
         let rows = model.touchedEmbeddingRows
@@ -109,8 +114,16 @@ public final class AdamW {
                 current[row] = Int32(step)
             }
         }
-        adamStep(model, range: (words.offset + words.rows * words.width)..<model.layout.count)
-        if words.offset > 0 { adamStep(model, range: 0..<words.offset) }
+        for range in dense where !range.isEmpty { adamStep(model, range: range) }
+    }
+
+    /// Forgets the moments on `ranges` (a sharded optimizer's share of other workers), giving their
+    /// memory back (`Arena.release`).
+    public func release(_ ranges: [Range<Int>]) {
+        for range in ranges {
+            m.release(range)
+            v.release(range)
+        }
     }
 
     /// Brings these word-embedding rows up to the current step (before a forward pass reads them).

@@ -64,6 +64,9 @@ public struct TrainerState: Sendable {
     public var adamV: [Float]?
     /// With the moments: each word-embedding row's last-gradient step (lazy AdamW; see `AdamW`).
     public var touchedAt: [Int32]?
+    /// With the moments of a sharded optimizer's worker: the ranges outside the word embeddings whose
+    /// moments it holds (the rest are zeros); nil: it holds them all.
+    public var optimizerShards: [Range<Int>]?
 
     public init(step: Int, optimizerStep: Int, parameters: [Float], adamM: [Float]? = nil, adamV: [Float]? = nil,
                 touchedAt: [Int32]? = nil) {

@@ -46,6 +46,13 @@ public struct TrainingOptions: Sendable, Codable {
     /// How gradients travel between workers: fp32, or bf16 (half the bytes) with error feedback
     /// (`TrainingStep.feedBackError`). One process, or one worker, sends nothing: no effect.
     public var gradientPrecision = WirePrecision.fp32
+    /// With several workers, shard the optimizer (ZeRO stage 1): gradients are reduce-scattered, each
+    /// worker updates its 1/N of the parameters outside the word embeddings and keeps only that share
+    /// of Adam's moments, and the updated parameters are all-gathered: the bytes of an all-reduce, 1/N
+    /// of the update. Word-embedding rows stay replicated (their moments catch rows up lazily wherever
+    /// a batch uses them). A lost worker takes its share of the moments with it, so the run stops and
+    /// resumes from its last checkpoint instead of redoing the step.
+    public var shardOptimizer = false
     /// The names `gradientPrecision` takes in configuration files and flags.
     public static let gradientPrecisionNames = WirePrecision.allCases.map(\.rawValue)
     /// Sets `gradientPrecision` from its name; false for an unknown name (nothing changes).

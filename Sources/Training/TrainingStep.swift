@@ -51,6 +51,9 @@ public final class TrainingStep {
     /// With bf16 gradients: per parameter, what rounding this worker's gradient to bf16 left out,
     /// added to its next gradient (error feedback). Allocated on first use.
     var wireError: UnsafeMutablePointer<Float>?
+    /// With a sharded optimizer: the ring (rank, size) whose share of the moments this worker keeps,
+    /// once the others' shares have been released.
+    var shardedFor: (rank: Int, world: Int)?
 
     /// A step over `data` with `options`; `totalSteps` of the whole run fixes the rate schedule.
     public init(model: SequenceClassifier, mode: Mode, data: EncodedDataset, options: TrainingOptions,
@@ -153,7 +156,7 @@ public final class TrainingStep {
         }
         model.zeroGradients()
         let buckets = communicator.worldSize > 1 && options.overlapCommunication
-            ? LayerBuckets(communicator, precision: options.gradientPrecision) : nil
+            ? LayerBuckets(communicator, precision: options.gradientPrecision, scatterOnly: sharded) : nil
         model.backward(value.gradient.map { $0 * share }, hiddenGradients: hiddenGradients, attentionGradients: attentionGradients,
                        layerDone: buckets.map { buckets in { [self, model] l in
                            feedBackError(model.layerRange(l))
@@ -170,10 +173,26 @@ public final class TrainingStep {
         return result
     }
 
-    /// Applies the summed gradients of step `number` with that step's learning rate.
-    public func apply(step number: Int) {
+    /// Applies the summed gradients of step `number` with that step's learning rate. With a sharded
+    /// optimizer this worker updates its own share and the shares are then all-gathered, which throws
+    /// when a worker of the ring is gone.
+    public func apply(step number: Int) throws {
         optimizer.learningRate = schedule.rate(at: number)
-        optimizer.update(model)
+        guard sharded else {
+            optimizer.update(model)
+            completed = number + 1
+            return
+        }
+        let owned = ownedRanges
+        if shardedFor.map({ $0 != (communicator.rank, communicator.worldSize) }) ?? true {
+            // The other workers' shares of the moments (restored whole, or never written) are theirs.
+            optimizer.release(zip(shardRanges, owned).flatMap { [$0.lowerBound..<$1.lowerBound, $1.upperBound..<$0.upperBound] })
+            shardedFor = (communicator.rank, communicator.worldSize)
+        }
+        optimizer.update(model, only: owned)
+        for range in shardRanges {
+            try communicator.allGather(UnsafeMutableBufferPointer(start: model.parameters.base + range.lowerBound, count: range.count))
+        }
         completed = number + 1
     }
 
@@ -181,7 +200,7 @@ public final class TrainingStep {
     @discardableResult
     public func run(step number: Int, _ globalIndices: [Int], teacherLogits: [Float]? = nil) throws -> Result {
         let result = try gradients(step: number, globalIndices, teacherLogits: teacherLogits)
-        apply(step: number)
+        try apply(step: number)
         return result
     }
 
@@ -212,6 +231,7 @@ extension TrainingStep {
         try shared.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         let rows = (0..<v).filter { shared[$0] > 0 }
         model.markTouched(rows.lazy.map { Int32($0) })
+        if sharded { return try reduceSharded(local, rows: rows, layersDone: layersDone, losses: shared[v..<(v + 3)]) }
         // Dense regions besides the touched word rows: the position rows the batch can have used
         // (no token sits at a later position, so the rest are zero everywhere), LayerNorm, and the
         // layers and head unless their buckets were already summed.
@@ -240,6 +260,61 @@ extension TrainingStep {
             for region in regions { (g + region.lowerBound).update(from: at, count: region.count); at += region.count }
         }
         return DistillationLoss.Value(total: shared[v], crossEntropy: shared[v + 1], kl: shared[v + 2], gradient: local.gradient)
+    }
+}
+
+// MARK: - The sharded optimizer
+
+extension TrainingStep {
+    /// Whether the optimizer is sharded over this step's workers (`TrainingOptions.shardOptimizer`).
+    var sharded: Bool { options.shardOptimizer && communicator.worldSize > 1 }
+
+    /// The parameters outside the word embeddings as the buffers a sharded optimizer reduce-scatters
+    /// and all-gathers: the embeddings' other tables, then each layer (the last with the head): the
+    /// ranges the layer buckets send.
+    var shardRanges: [Range<Int>] {
+        let words = model.layout["embeddings.word_embeddings.weight"]!
+        let first = model.layerRange(0).lowerBound
+        return ([0..<words.offset, (words.offset + words.count)..<first]
+                + (0..<model.config.layerCount).map { model.layerRange($0) }).filter { !$0.isEmpty }
+    }
+
+    /// This worker's share of each of `shardRanges`: the chunk a reduce-scatter leaves summed here.
+    var ownedRanges: [Range<Int>] {
+        shardRanges.map { range in
+            let chunk = RingPartition.owned(rank: communicator.rank, worldSize: communicator.worldSize, count: range.count)
+            return (range.lowerBound + chunk.lowerBound)..<(range.lowerBound + chunk.upperBound)
+        }
+    }
+
+    /// `reduce` with a sharded optimizer: the touched word rows are all-reduced (every worker updates
+    /// them), every other gradient is reduce-scattered, so this worker ends with the sums of its share.
+    func reduceSharded(_ local: DistillationLoss.Value, rows: [Int], layersDone: Bool,
+                       losses: ArraySlice<Float>) throws -> DistillationLoss.Value {
+        let c = model.config.hiddenSize
+        let words = model.layout["embeddings.word_embeddings.weight"]!
+        let g = model.gradients.base
+        if packed.count < rows.count * c { packed = [Float](repeating: 0, count: rows.count * c) }
+        for row in rows { feedBackError((words.offset + row * c)..<(words.offset + (row + 1) * c)) }
+        packed.withUnsafeMutableBufferPointer { p in
+            guard var at = p.baseAddress else { return }
+            for row in rows { at.update(from: g + words.offset + row * c, count: c); at += c }
+        }
+        try packed.withUnsafeMutableBufferPointer {
+            try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: $0[0..<(rows.count * c)]), precision: options.gradientPrecision)
+        }
+        packed.withUnsafeBufferPointer { p in
+            guard var at = p.baseAddress else { return }
+            for row in rows { (g + words.offset + row * c).update(from: at, count: c); at += c }
+        }
+        let layersStart = model.layerRange(0).lowerBound
+        for range in shardRanges where !(layersDone && range.lowerBound >= layersStart) {
+            feedBackError(range)
+            try communicator.reduceScatterSum(UnsafeMutableBufferPointer(start: g + range.lowerBound, count: range.count),
+                                              precision: options.gradientPrecision)
+        }
+        let l = Array(losses)
+        return DistillationLoss.Value(total: l[0], crossEntropy: l[1], kl: l[2], gradient: local.gradient)
     }
 }
 
@@ -279,10 +354,12 @@ extension TrainingStep {
     /// at any later step; see `AdamW`).
     public func state(optimizer includeOptimizer: Bool) -> TrainerState {
         optimizer.bringAllUpToDate(model)
-        return TrainerState(step: completed, optimizerStep: optimizer.step, parameters: Array(model.parameters.buffer),
-                            adamM: includeOptimizer ? Array(optimizer.m.buffer) : nil,
-                            adamV: includeOptimizer ? Array(optimizer.v.buffer) : nil,
-                            touchedAt: includeOptimizer && optimizer.lazyEmbeddings ? optimizer.touchedAt : nil)
+        var state = TrainerState(step: completed, optimizerStep: optimizer.step, parameters: Array(model.parameters.buffer),
+                                 adamM: includeOptimizer ? Array(optimizer.m.buffer) : nil,
+                                 adamV: includeOptimizer ? Array(optimizer.v.buffer) : nil,
+                                 touchedAt: includeOptimizer && optimizer.lazyEmbeddings ? optimizer.touchedAt : nil)
+        if includeOptimizer, sharded, shardedFor != nil { state.optimizerShards = ownedRanges }
+        return state
     }
 
     /// Replaces the parameters, and with the moments also the optimizer and the step counter.
@@ -318,14 +395,17 @@ extension TrainingStep {
 final class LayerBuckets: @unchecked Sendable {  // `failure` is guarded by `lock`
     let communicator: Communicator
     let precision: WirePrecision
+    /// Reduce-scatter only (a sharded optimizer): each worker needs the sums of its own share alone.
+    let scatterOnly: Bool
     let queue = DispatchQueue(label: "edgedistill.buckets")
     let group = DispatchGroup()
     let lock = NSLock()
     var failure: Error?
 
-    init(_ communicator: Communicator, precision: WirePrecision) {
+    init(_ communicator: Communicator, precision: WirePrecision, scatterOnly: Bool = false) {
         self.communicator = communicator
         self.precision = precision
+        self.scatterOnly = scatterOnly
     }
 
     /// Queues the all-reduce of `range` of `arena`.
@@ -333,8 +413,12 @@ final class LayerBuckets: @unchecked Sendable {  // `failure` is guarded by `loc
         queue.async(group: group) { [self] in
             guard lock.withLock({ failure == nil }) else { return }
             do {
-                try communicator.allReduceSum(UnsafeMutableBufferPointer(start: arena.base + range.lowerBound, count: range.count),
-                                              precision: precision)
+                let buffer = UnsafeMutableBufferPointer(start: arena.base + range.lowerBound, count: range.count)
+                if scatterOnly {
+                    try communicator.reduceScatterSum(buffer, precision: precision)
+                } else {
+                    try communicator.allReduceSum(buffer, precision: precision)
+                }
             } catch {
                 lock.withLock { failure = error }
             }

@@ -29,6 +29,8 @@ struct BenchScaling: ParsableCommand {
     var phase = "distill"
     @Option(name: .customLong("gradient-precision"), help: "How gradients travel between workers: fp32 or bf16.")
     var gradientPrecision = "fp32"
+    @Flag(name: .customLong("shard-optimizer"), help: "Shard Adam's moments and update over the workers (ZeRO stage 1).")
+    var shardOptimizer = false
     @Option(help: "Bind the coordinator here and wait for workers started elsewhere (`edgedistill worker --connect`), e.g. in network namespaces; --workers then names one count, and there is no in-process run.")
     var bind: String?
     @Option(help: "The join token external workers give (default: $EDGEDISTILL_JOIN_TOKEN).") var token: String?
@@ -69,6 +71,7 @@ struct BenchScaling: ParsableCommand {
             o.seed = seed
             o.maxSteps = steps
             o.setGradientPrecision(gradientPrecision)
+            o.shardOptimizer = shardOptimizer
             let job = TrainingJob(phase: phase == "finetune" ? "teacher" : "student", modelFolder: teacher,
                                   labelNames: loaded.model.config.labelNames, seed: seed, options: o, studentLayers: layers)
             Threads.set(threadsPerWorker)
@@ -123,7 +126,7 @@ struct BenchScaling: ParsableCommand {
                 }
             }
             try printResult(["benchmark": "scaling", "teacher": teacher, "student_layers": layers, "batch_size": batchSize,
-                             "steps": steps, "phase": phase, "gradient_precision": gradientPrecision, "gradient_floats": try gradientFloats(job), "results": results], json: json)
+                             "steps": steps, "phase": phase, "gradient_precision": gradientPrecision, "shard_optimizer": shardOptimizer, "gradient_floats": try gradientFloats(job), "results": results], json: json)
         }
     }
 }

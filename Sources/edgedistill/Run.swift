@@ -45,6 +45,8 @@ struct PipelineOptions: ParsableArguments {
     var traceSteps = false
     @Option(name: .customLong("gradient-precision"), help: "How gradients travel between workers: fp32, or bf16 (half the bytes, with error feedback).")
     var gradientPrecision: String?
+    @Flag(name: .customLong("shard-optimizer"), help: "With workers: each keeps and updates 1/N of Adam's moments outside the word embeddings (ZeRO stage 1); a lost worker then stops the run (resume from a checkpoint).")
+    var shardOptimizer = false
     @Flag(name: .customLong("keep-teacher-logits"), help: "Keep the teacher pass's logits (teacher_logits.bin in the run folder) when the run ends.")
     var keepTeacherLogits = false
     @Flag(help: "Print report.json on stdout instead of a summary.") var json = false
@@ -84,6 +86,7 @@ struct PipelineOptions: ParsableArguments {
         if traceSteps { c.traceSteps = true }
         if keepTeacherLogits { c.keepTeacherLogits = true }
         if let gradientPrecision { c.gradientPrecision = gradientPrecision }
+        if shardOptimizer { c.shardOptimizer = true }
         return c
     }
 

@@ -269,6 +269,41 @@ final class RingCommunicatorTests: XCTestCase {
         }
     }
 
+    /// The two halves of an all-reduce, called apart (the sharded optimizer's pattern): after the
+    /// reduce-scatter each rank's own chunk holds the bits the all-reduce gives there; the all-gather
+    /// then gives every rank the whole all-reduce result, to the bit. In bf16 the owner's chunk is the
+    /// all-reduce's before its one rounding.
+    func testReduceScatterThenAllGatherIsTheAllReduce() throws {
+        for (n, transport, count) in [(2, Transport.tcp, 10_007), (3, Transport.inproc, 50_001), (4, Transport.inproc, 3)] {
+            let results = try runRing(n, over: transport, options: .init(timeout: 20, maxChunkBytes: 4096)) { ring in
+                var random = SeededGenerator(seed: UInt64(ring.rank + 5))
+                let inputs = (0..<count).map { _ in WirePrecision.roundedToBF16(Float(random.below(2_000_001) - 1_000_000) * 1e-3) }
+                var whole = inputs, halves = inputs, wholeBF16 = inputs, halvesBF16 = inputs
+                try whole.withUnsafeMutableBufferPointer { try ring.allReduceSum($0) }
+                try halves.withUnsafeMutableBufferPointer { try ring.reduceScatterSum($0, precision: .fp32) }
+                let owned = RingPartition.owned(rank: ring.rank, worldSize: ring.worldSize, count: count)
+                let ownedAfterScatter = Array(halves[owned])
+                try halves.withUnsafeMutableBufferPointer { try ring.allGather($0) }
+                try wholeBF16.withUnsafeMutableBufferPointer { try ring.allReduceSum($0, precision: .bf16) }
+                try halvesBF16.withUnsafeMutableBufferPointer { try ring.reduceScatterSum($0, precision: .bf16) }
+                return (whole, halves, Array(whole[owned]) == ownedAfterScatter,
+                        Array(wholeBF16[owned]) == halvesBF16[owned].map(WirePrecision.roundedToBF16))
+            }
+            let ranks = values(results)
+            XCTAssertEqual(ranks.count, n)
+            for (rank, outcome) in ranks.enumerated() {
+                XCTAssertTrue(outcome.0.map(\.bitPattern) == outcome.1.map(\.bitPattern), "rank \(rank) of \(n): all-gather result")
+                XCTAssertTrue(outcome.2, "rank \(rank) of \(n): its chunk after the reduce-scatter")
+                XCTAssertTrue(outcome.3, "rank \(rank) of \(n): its bf16 chunk before rounding")
+            }
+        }
+        // The chunks the ranks own cover the buffer once.
+        for n in 1...5 {
+            let chunks = (0..<n).map { RingPartition.owned(rank: $0, worldSize: n, count: 17) }
+            XCTAssertEqual(chunks.flatMap { Array($0) }.sorted(), Array(0..<17))
+        }
+    }
+
     /// bf16 on the wire: every rank holds the same bits, each a bf16 value, within bf16's rounding of
     /// the exact sum: the first hop is exact (inputs are bf16 values, as error feedback makes them),
     /// then each of the N - 1 hops and the finished chunk round once, 2^-9 of the running magnitude each.

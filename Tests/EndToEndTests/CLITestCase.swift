@@ -112,11 +112,12 @@ class CLITestCase: XCTestCase {
                 "--epochs", String(epochs), "--student-layers", "1", "--seed", String(seed), "--threads", "1"]
     }
 
-    /// The parameters of a phase ("teacher", "student") at its last checkpoint in a run folder.
-    func finalParameters(_ out: String, _ phase: String) throws -> [Float] {
+    /// A tensor ("parameters", "adam.m", "adam.v") of a phase ("teacher", "student") at its last
+    /// checkpoint in a run folder.
+    func finalParameters(_ out: String, _ phase: String, tensor: String = "parameters") throws -> [Float] {
         let file = try SafetensorsFile(path: out + "/checkpoints/\(phase).ckpt")
-        var values = [Float](repeating: 0, count: file.info("parameters")?.elementCount ?? 0)
-        try values.withUnsafeMutableBufferPointer { try file.floats("parameters", into: $0) }
+        var values = [Float](repeating: 0, count: file.info(tensor)?.elementCount ?? 0)
+        try values.withUnsafeMutableBufferPointer { try file.floats(tensor, into: $0) }
         return values
     }
 

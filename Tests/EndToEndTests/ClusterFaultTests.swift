@@ -179,6 +179,48 @@ final class ClusterFaultTests: CLITestCase {
         XCTAssertEqual(studentAccuracy(out), studentAccuracy(reference), accuracy: 0.01)
     }
 
+    /// `--shard-optimizer`: a late worker makes everyone start again from the gathered state (the
+    /// shares change with the ring); a lost worker takes its share of the moments with it, so the run
+    /// stops saying how to go on, and `--resume` with new workers ends with the uninterrupted run's model.
+    func testShardedOptimizerStopsOnALostWorkerAndResumesFromItsCheckpoint() throws {
+        let out = scratch.appendingPathComponent("sharded").path
+        let options = try runOptions(out: out) + ["--shard-optimizer"]
+        let reference = scratch.appendingPathComponent("sharded-reference").path
+        let fine = try run(["run"] + options.map { $0 == out ? reference : $0 })
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+
+        let port = try freePort()
+        let firstLog = scratch.appendingPathComponent("sharded-first.log").path
+        let first = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "1"] + options + Self.fastFailure,
+                              log: firstLog)
+        // The first worker's student step 3 takes 3 s longer, so the second arrives mid-phase; it dies at step 14.
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], environment: ["EDGEDISTILL_WORKER_FAULT": "student:3:pause"],
+                      log: scratch.appendingPathComponent("sharded-w0.log").path)
+        let deadline = Date().addingTimeInterval(60)
+        while !text(firstLog).contains("student phase"), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], environment: ["EDGEDISTILL_WORKER_FAULT": "student:14:kill"],
+                      log: scratch.appendingPathComponent("sharded-w1.log").path)
+        XCTAssertTrue(wait(first, seconds: 120), text(firstLog))
+        let log = text(firstLog)
+        XCTAssertTrue(log.contains("of 2 worker(s)"), "the late worker never joined the ring: \(log)")
+        XCTAssertNotEqual(first.isRunning ? 0 : first.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("with --shard-optimizer it held 1/2 of Adam's moments") && log.contains("--resume"), log)
+
+        let secondLog = scratch.appendingPathComponent("sharded-second.log").path
+        let second = try start(["coordinator", "--bind", "tcp://127.0.0.1:\(port)", "--workers", "2", "--resume"] + options + Self.fastFailure,
+                               log: secondLog)
+        for w in 2..<4 {
+            _ = try start(["worker", "--connect", "tcp://127.0.0.1:\(port)"], log: scratch.appendingPathComponent("sharded-w\(w).log").path)
+        }
+        XCTAssertTrue(wait(second, seconds: 120), text(secondLog))
+        let resumed = text(secondLog)
+        XCTAssertEqual(second.isRunning ? -1 : second.terminationStatus, 0, resumed)
+        XCTAssertTrue(resumed.contains("resumed from") && resumed.contains("at step 10"), resumed)
+        let difference = try studentWeightDifference(out, from: reference)
+        print("sharded optimizer, lost worker, resumed: student weights \(difference) from the uninterrupted run's")
+        XCTAssertLessThan(difference, Self.workerCountTolerance)
+    }
+
     func testCurveAdmitsOnlyListedWorkers() throws {
         let keys = scratch.appendingPathComponent("keys").path
         try FileManager.default.createDirectory(atPath: keys + "/workers", withIntermediateDirectories: true)

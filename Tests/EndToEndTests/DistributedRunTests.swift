@@ -68,4 +68,25 @@ final class DistributedRunTests: CLITestCase {
             XCTAssertEqual(figures["evaluations_on_workers"] as? Int, try evaluations(one).count, "\(figures)")
         }
     }
+
+    /// `--shard-optimizer` on 2 workers: the same weights as one process, and checkpoints that gather
+    /// every worker's share of Adam's moments (the moments written equal one process's).
+    func testShardedOptimizerTrainsAndCheckpointsTheSameModelAsOne() throws {
+        let out = scratch.appendingPathComponent("sharded").path
+        let options = try tinyRunOptions(out: out, seed: 7, epochs: 1, checkpointEvery: 4)
+        let one = try run(["run"] + options + ["--out", out + "1"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let two = try run(["run"] + options + ["--out", out + "2", "--workers", "2", "--shard-optimizer", "--checksum-every", "2"])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        XCTAssertTrue(two.stderr.contains("ring 1 of 2 worker(s)"), two.stderr)
+        for phase in ["teacher", "student"] {
+            for tensor in ["parameters", "adam.m", "adam.v"] {
+                let a = try finalParameters(out + "1", phase, tensor: tensor), b = try finalParameters(out + "2", phase, tensor: tensor)
+                XCTAssertGreaterThan(a.count, 1000)
+                let difference = relativeDifference(a, b)
+                print("sharded optimizer, 2 workers: \(phase) \(tensor) \(difference) from one process")
+                XCTAssertLessThan(difference, Self.equivalenceTolerance, "\(phase) \(tensor)")
+            }
+        }
+    }
 }

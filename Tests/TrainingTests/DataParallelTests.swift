@@ -35,10 +35,12 @@ final class DataParallelTests: XCTestCase {
         return EncodedDataset(sequences: sequences, labels: labels)
     }
 
-    func train(_ communicator: Communicator, steps: Int, precision: WirePrecision = .fp32) throws -> SequenceClassifier {
+    func train(_ communicator: Communicator, steps: Int, precision: WirePrecision = .fp32,
+               shard: Bool = false) throws -> SequenceClassifier {
         let t = try teacher()
         var options = TrainingOptions()
         options.gradientPrecision = precision
+        options.shardOptimizer = shard
         options.batchSize = 16
         options.learningRate = 1e-4
         options.evalEvery = 0
@@ -98,34 +100,73 @@ final class DataParallelTests: XCTestCase {
         try compareWorkers([2], precision: .bf16, tolerance: Self.bf16Tolerance, atLeast: 1e-7)
     }
 
-    /// `atLeast`: the difference the precision must show (bf16 that silently sent fp32 would not).
-    func compareWorkers(_ worlds: [Int], precision: WirePrecision, tolerance: Double, atLeast: Double = 0) throws {
-        let steps = 9   // crosses an epoch boundary (7 batches per epoch)
-        let single = try train(LocalCommunicator(), steps: steps)
-        for world in worlds {
-            let context = try ZMQContext()
-            let endpoints = (0..<world).map { "inproc://dp-\(world)-\($0)-\(UUID().uuidString)" }
-            let results = Results(world)
-            let group = DispatchGroup()
-            for rank in 0..<world {
-                group.enter()
-                Thread.detachNewThread {
-                    defer { group.leave() }
-                    do {
-                        let ring = try RingCommunicator(rank: rank, endpoints: endpoints, context: context,
-                                                        options: .init(timeout: 60))
-                        defer { ring.close() }
-                        let model = try self.train(ring, steps: steps, precision: precision)
-                        results.lock.withLock { results.models[rank] = model }
-                    } catch {
-                        results.lock.withLock { results.failures.append("rank \(rank): \(error)") }
-                    }
+    static let steps = 9   // crosses an epoch boundary (7 batches per epoch)
+
+    /// The models `world` worker threads end with, joined by a ring over inproc.
+    func ringModels(_ world: Int, precision: WirePrecision, shard: Bool = false) throws -> [SequenceClassifier] {
+        let context = try ZMQContext()
+        let endpoints = (0..<world).map { "inproc://dp-\(world)-\($0)-\(UUID().uuidString)" }
+        let results = Results(world)
+        let group = DispatchGroup()
+        for rank in 0..<world {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                do {
+                    let ring = try RingCommunicator(rank: rank, endpoints: endpoints, context: context,
+                                                    options: .init(timeout: 60))
+                    defer { ring.close() }
+                    let model = try self.train(ring, steps: Self.steps, precision: precision, shard: shard)
+                    results.lock.withLock { results.models[rank] = model }
+                } catch {
+                    results.lock.withLock { results.failures.append("rank \(rank): \(error)") }
                 }
             }
-            group.wait()
-            XCTAssertEqual(results.failures, [])
-            let trained = results.models.compactMap { $0 }
-            XCTAssertEqual(trained.count, world)
+        }
+        group.wait()
+        XCTAssertEqual(results.failures, [])
+        let trained = results.models.compactMap { $0 }
+        XCTAssertEqual(trained.count, world)
+        return trained
+    }
+
+    /// The sharded optimizer (ZeRO stage 1): each worker sums and updates only its share outside the
+    /// word embeddings, then the shares are all-gathered. On 2 workers each sum is the one an
+    /// all-reduce forms (a + b), so the weights are the unsharded ring's to the bit; on 3 the shares
+    /// are cut from each table rather than from one packed buffer, so sums are added in another
+    /// order: within rounding of one worker, as the unsharded ring is.
+    func testShardedOptimizerTrainsTheUnshardedRingsWeights() throws {
+        let single = try train(LocalCommunicator(), steps: Self.steps)
+        let plain = try ringModels(2, precision: .fp32)
+        for world in [2, 3] {
+            let sharded = try ringModels(world, precision: .fp32, shard: true)
+            guard let first = sharded.first else { continue }
+            for model in sharded {
+                XCTAssertEqual(model.parameters.checksum(), first.parameters.checksum(), "\(world) sharded workers differ")
+            }
+            if world == 2, let reference = plain.first {
+                XCTAssertEqual(first.parameters.checksum(), reference.parameters.checksum(), "2 workers, sharded against unsharded")
+            }
+            let error = normRelative(first, single)
+            print("data parallel: \(world) workers, sharded optimizer vs 1 after \(Self.steps) steps: \(error)")
+            XCTAssertLessThan(error, 1e-5)
+        }
+        // bf16 gradients: the owner keeps its fp32 sum of bf16 pieces instead of rounding it once more.
+        let bf16 = try ringModels(2, precision: .bf16, shard: true)
+        if let first = bf16.first {
+            for model in bf16 { XCTAssertEqual(model.parameters.checksum(), first.parameters.checksum()) }
+            let error = normRelative(first, single)
+            print("data parallel: 2 workers, sharded optimizer, bf16 gradients vs 1 after \(Self.steps) steps: \(error)")
+            XCTAssertLessThan(error, Self.bf16Tolerance)
+        }
+    }
+
+    /// `atLeast`: the difference the precision must show (bf16 that silently sent fp32 would not).
+    func compareWorkers(_ worlds: [Int], precision: WirePrecision, tolerance: Double, atLeast: Double = 0) throws {
+        let steps = Self.steps
+        let single = try train(LocalCommunicator(), steps: steps)
+        for world in worlds {
+            let trained = try ringModels(world, precision: precision)
             guard let first = trained.first else { continue }
             for model in trained {
                 XCTAssertEqual(model.parameters.checksum(), first.parameters.checksum(), "workers hold different weights")
