@@ -103,8 +103,9 @@ enum ClusterMessages {
         /// Seconds of forward/backward and of the all-reduce on this worker.
         var computeSeconds: Double?
         var communicationSeconds: Double?
-        /// This worker's peak resident set so far, in bytes (VmHWM).
+        /// This worker's peak resident set so far, and its resident set after the step, in bytes.
         var peakResidentBytes: Int?
+        var residentBytes: Int?
     }
 
     /// coordinator -> worker (`commit`, `abort`).

@@ -100,8 +100,9 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
     /// coordinator copied the whole state from a worker (to keep the best weights, average them,
     /// checkpoint, or set up a late joiner).
     public internal(set) var evaluationsOnWorkers = 0, statePulls = 0
-    /// The largest peak resident set any worker reported with its steps (bytes, VmHWM).
-    public private(set) var workerPeakResidentBytes = 0
+    /// The largest peak resident set any worker reported with its steps (bytes, VmHWM; often reached
+    /// while a phase is set up), and the largest resident set after a step (what training holds).
+    public private(set) var workerPeakResidentBytes = 0, workerResidentBytes = 0
     var evaluationRounds = 0
     /// With a sharded optimizer: the workers whose shares of the moments make up the state (those of
     /// the ring since its last committed step); empty while every worker still holds the whole state.
@@ -476,6 +477,7 @@ public final class Coordinator: PhaseExecutor, StepScheduler {
             timing.communication += results.values.map { $0.report.communicationSeconds ?? 0 }.min() ?? 0
             timing.wall += Date().timeIntervalSince(sent)
             workerPeakResidentBytes = max(workerPeakResidentBytes, results.values.map { $0.report.peakResidentBytes ?? 0 }.max() ?? 0)
+            workerResidentBytes = max(workerResidentBytes, results.values.map { $0.report.residentBytes ?? 0 }.max() ?? 0)
             return results
         }
         log("coordinator: step \(step) aborted (\(failure)); re-forming the ring and redoing it")

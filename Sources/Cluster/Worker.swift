@@ -372,6 +372,7 @@ public final class Worker {
             report.computeSeconds = result.computeSeconds
             report.communicationSeconds = result.communicationSeconds
             report.peakResidentBytes = ProcessMemory.peakResidentBytes()
+            report.residentBytes = ProcessMemory.residentBytes()
             if let computed = result.teacherLogits { sections.append(("teacher.logits", SectionCoding.bytes(of: computed))) }
             pendingStep = command.step
         } catch {

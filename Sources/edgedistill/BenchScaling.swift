@@ -114,7 +114,8 @@ struct BenchScaling: ParsableCommand {
                                 "step_ms": 1000 * coordinator.timing.wall / Double(max(coordinator.timing.steps, 1)),
                                 "compute_ms": 1000 * coordinator.timing.compute / Double(max(coordinator.timing.steps, 1)),
                                 "allreduce_ms": 1000 * coordinator.timing.communication / Double(max(coordinator.timing.steps, 1)),
-                                "worker_peak_rss_mb": Double(coordinator.workerPeakResidentBytes) / 1_048_576])
+                                "worker_peak_rss_mb": Double(coordinator.workerPeakResidentBytes) / 1_048_576,
+                                "worker_training_rss_mb": Double(coordinator.workerResidentBytes) / 1_048_576])
                 if let alone = results.first?["examples_per_s"] as? Double, bind == nil {
                     results[results.count - 1]["speedup_vs_in_process"] = summary.examplesPerSecond / alone
                 }

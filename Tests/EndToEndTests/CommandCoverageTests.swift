@@ -97,6 +97,7 @@ final class CommandCoverageTests: CLITestCase {
         // Peak memory: this process's, and the worker process's (reported with its steps).
         XCTAssertGreaterThan(results[0]["peak_rss_mb"] as? Double ?? 0, 1, "\(results[0])")
         XCTAssertGreaterThan(results[1]["worker_peak_rss_mb"] as? Double ?? 0, 1, "\(results[1])")
+        XCTAssertGreaterThan(results[1]["worker_training_rss_mb"] as? Double ?? 0, 1, "\(results[1])")
 
         // The other phases, 2 workers with bf16 gradients; the scaling model reads such results.
         for phase in ["cached", "finetune"] {
